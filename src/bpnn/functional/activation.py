@@ -1,0 +1,129 @@
+"""Activation functions, each forward with its derivative beneath it."""
+
+from __future__ import annotations
+
+from bpnn.autograd.tensor import Function, Tensor
+from bpnn.backend import xp
+
+
+class _ReLU(Function):
+    def forward(self, x):
+        self.positive = x > 0
+        return x * self.positive
+
+    def backward(self, grad):
+        return (grad * self.positive,)  # 0 at x == 0, as PyTorch
+
+
+def relu(x: Tensor) -> Tensor:
+    """``max(x, 0)``; the derivative at 0 is taken as 0 (as in PyTorch).
+
+    Example
+    -------
+    >>> import bpnn, bpnn.nn.functional as F
+    >>> F.relu(bpnn.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    return _ReLU.apply(x)
+
+
+class _LeakyReLU(Function):
+    def forward(self, x, negative_slope):
+        self.scale = xp.where(x > 0, x.dtype.type(1), x.dtype.type(negative_slope))
+        return x * self.scale
+
+    def backward(self, grad):
+        return (grad * self.scale,)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x`` for x > 0, else ``negative_slope * x`` (the slope is also used at 0)."""
+    return _LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+class _ELU(Function):
+    def forward(self, x, alpha):
+        self.negative = x <= 0
+        self.alpha_exp = alpha * xp.exp(xp.minimum(x, 0))
+        return xp.where(self.negative, self.alpha_exp - alpha, x).astype(x.dtype)
+
+    def backward(self, grad):
+        return (grad * xp.where(self.negative, self.alpha_exp, 1).astype(grad.dtype),)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
+    return _ELU.apply(x, alpha=alpha)
+
+
+def stable_sigmoid(x):
+    """Logistic function on a raw array without overflow for large ``|x|``."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+class _Sigmoid(Function):
+    def forward(self, x):
+        self.out = stable_sigmoid(x)
+        return self.out
+
+    def backward(self, grad):
+        out = self.out
+        return (grad * out * (1 - out),)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
+    return _Sigmoid.apply(x)
+
+
+class _Tanh(Function):
+    def forward(self, x):
+        self.out = xp.tanh(x)
+        return self.out
+
+    def backward(self, grad):
+        return (grad * (1 - self.out * self.out),)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent; derivative ``1 - tanh(x)^2``."""
+    return _Tanh.apply(x)
+
+
+def log_softmax_array(x, axis: int):
+    """Stable log-softmax of a raw array (the max is subtracted first)."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class _Softmax(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        exps = xp.exp(x - x.max(axis=axis, keepdims=True))
+        self.out = exps / exps.sum(axis=axis, keepdims=True)
+        return self.out
+
+    def backward(self, grad):
+        out = self.out
+        return (out * (grad - (grad * out).sum(axis=self.axis, keepdims=True)),)
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``, shifted by the max for stability."""
+    return _Softmax.apply(x, axis=dim)
+
+
+class _LogSoftmax(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        self.out = log_softmax_array(x, axis)
+        return self.out
+
+    def backward(self, grad):
+        return (grad - xp.exp(self.out) * grad.sum(axis=self.axis, keepdims=True),)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """``log(softmax(x))`` along ``dim``, computed stably (no log of a rounded-off 0)."""
+    return _LogSoftmax.apply(x, axis=dim)

@@ -1,0 +1,32 @@
+"""Layers, containers, losses and initialisers."""
+
+from bpnn.nn import init
+from bpnn.nn.activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from bpnn.nn.basic import Dropout, Dropout2d, Flatten, Identity
+from bpnn.nn.container import ModuleList, Sequential
+from bpnn.nn.linear import Linear
+from bpnn.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
+from bpnn.nn.module import Module, Parameter
+from bpnn.nn.registry import (
+    get_layer_class,
+    module_from_config,
+    module_to_config,
+    register_layer,
+    registered_layers,
+)
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU",
+    "Flatten", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax",
+    "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid",
+    "Softmax", "Tanh", "get_layer_class", "init", "module_from_config", "module_to_config",
+    "register_layer", "registered_layers",
+]

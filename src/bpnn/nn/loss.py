@@ -1,0 +1,112 @@
+"""Loss modules: hold the options, call ``bpnn.nn.functional``."""
+
+from __future__ import annotations
+
+from bpnn.functional import loss as L
+from bpnn.nn.module import Module
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        L._check_reduction(reduction)
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+    def get_config(self) -> dict:
+        return {"reduction": self.reduction}
+
+
+class MSELoss(_Loss):
+    """Mean squared error. See :func:`bpnn.nn.functional.mse_loss`."""
+
+    def forward(self, input, target):
+        return L.mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error. See :func:`bpnn.nn.functional.l1_loss`."""
+
+    def forward(self, input, target):
+        return L.l1_loss(input, target, self.reduction)
+
+
+class HuberLoss(_Loss):
+    """Huber loss with threshold ``delta``. See :func:`bpnn.nn.functional.huber_loss`."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = float(delta)
+
+    def forward(self, input, target):
+        return L.huber_loss(input, target, self.reduction, self.delta)
+
+    def get_config(self) -> dict:
+        return {"reduction": self.reduction, "delta": self.delta}
+
+
+class CrossEntropyLoss(_Loss):
+    """Cross-entropy from logits. See :func:`bpnn.nn.functional.cross_entropy`.
+
+    Parameters
+    ----------
+    weight : array_like, shape (C,), optional
+    ignore_index : int, default -100
+    reduction : {"mean", "sum", "none"}
+    label_smoothing : float, default 0.0
+    """
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+
+    def forward(self, input, target):
+        return L.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
+                               self.label_smoothing)
+
+    def get_config(self) -> dict:
+        weight = None if self.weight is None else [float(w) for w in self.weight]
+        return {"weight": weight, "ignore_index": self.ignore_index,
+                "reduction": self.reduction, "label_smoothing": self.label_smoothing}
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities. See :func:`bpnn.nn.functional.nll_loss`."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, ignore_index
+
+    def forward(self, input, target):
+        return L.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+    def get_config(self) -> dict:
+        weight = None if self.weight is None else [float(w) for w in self.weight]
+        return {"weight": weight, "ignore_index": self.ignore_index, "reduction": self.reduction}
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities. See :func:`bpnn.nn.functional.binary_cross_entropy`."""
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def forward(self, input, target):
+        return L.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross-entropy, stable. See
+    :func:`bpnn.nn.functional.binary_cross_entropy_with_logits`."""
+
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
+
+    def forward(self, input, target):
+        return L.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                  self.pos_weight)
