@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from bpnn.backend import xp
 from bpnn.functional import loss as L
 from bpnn.nn.module import Module
+from bpnn.nn.registry import register_layer
+
+
+def _listed(values):
+    """Weights as a JSON-friendly list (or None)."""
+    if values is None:
+        return None
+    return xp.asarray(getattr(values, "data", values), dtype=float).tolist()
 
 
 class _Loss(Module):
@@ -19,6 +28,7 @@ class _Loss(Module):
         return {"reduction": self.reduction}
 
 
+@register_layer
 class MSELoss(_Loss):
     """Mean squared error. See :func:`bpnn.nn.functional.mse_loss`."""
 
@@ -26,6 +36,7 @@ class MSELoss(_Loss):
         return L.mse_loss(input, target, self.reduction)
 
 
+@register_layer
 class L1Loss(_Loss):
     """Mean absolute error. See :func:`bpnn.nn.functional.l1_loss`."""
 
@@ -33,6 +44,7 @@ class L1Loss(_Loss):
         return L.l1_loss(input, target, self.reduction)
 
 
+@register_layer
 class HuberLoss(_Loss):
     """Huber loss with threshold ``delta``. See :func:`bpnn.nn.functional.huber_loss`."""
 
@@ -47,6 +59,7 @@ class HuberLoss(_Loss):
         return {"reduction": self.reduction, "delta": self.delta}
 
 
+@register_layer
 class CrossEntropyLoss(_Loss):
     """Cross-entropy from logits. See :func:`bpnn.nn.functional.cross_entropy`.
 
@@ -68,11 +81,11 @@ class CrossEntropyLoss(_Loss):
                                self.label_smoothing)
 
     def get_config(self) -> dict:
-        weight = None if self.weight is None else [float(w) for w in self.weight]
-        return {"weight": weight, "ignore_index": self.ignore_index,
+        return {"weight": _listed(self.weight), "ignore_index": self.ignore_index,
                 "reduction": self.reduction, "label_smoothing": self.label_smoothing}
 
 
+@register_layer
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities. See :func:`bpnn.nn.functional.nll_loss`."""
 
@@ -84,10 +97,11 @@ class NLLLoss(_Loss):
         return L.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
     def get_config(self) -> dict:
-        weight = None if self.weight is None else [float(w) for w in self.weight]
-        return {"weight": weight, "ignore_index": self.ignore_index, "reduction": self.reduction}
+        return {"weight": _listed(self.weight), "ignore_index": self.ignore_index,
+                "reduction": self.reduction}
 
 
+@register_layer
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities. See :func:`bpnn.nn.functional.binary_cross_entropy`."""
 
@@ -95,10 +109,14 @@ class BCELoss(_Loss):
         super().__init__(reduction)
         self.weight = weight
 
+    def get_config(self) -> dict:
+        return {"weight": _listed(self.weight), "reduction": self.reduction}
+
     def forward(self, input, target):
         return L.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
+@register_layer
 class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross-entropy, stable. See
     :func:`bpnn.nn.functional.binary_cross_entropy_with_logits`."""
@@ -106,6 +124,10 @@ class BCEWithLogitsLoss(_Loss):
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)
         self.weight, self.pos_weight = weight, pos_weight
+
+    def get_config(self) -> dict:
+        return {"weight": _listed(self.weight), "reduction": self.reduction,
+                "pos_weight": _listed(self.pos_weight)}
 
     def forward(self, input, target):
         return L.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
