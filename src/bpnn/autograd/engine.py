@@ -14,18 +14,24 @@ _FREED_MESSAGE = (
 
 
 def topological_order(root_fn) -> list:
-    """Return the graph's functions with every producer before its consumers."""
-    order, seen, stack = [], {id(root_fn)}, [(root_fn, False)]
+    """Return the graph's functions with every producer before its consumers.
+
+    A node is marked when it is expanded, not when it is pushed: a node pushed early through
+    one path but expanded later must still be finished before the consumers that reach it.
+    """
+    order, expanded, stack = [], set(), [(root_fn, False)]
     while stack:
-        fn, expanded = stack.pop()
-        if expanded:
+        fn, done = stack.pop()
+        if done:
             order.append(fn)
             continue
+        if id(fn) in expanded:
+            continue
+        expanded.add(id(fn))
         stack.append((fn, True))
         for parent in reversed(fn.parents):
             producer = parent._ctx
-            if producer is not None and id(producer) not in seen:
-                seen.add(id(producer))
+            if producer is not None and id(producer) not in expanded:
                 stack.append((producer, False))
     return order
 

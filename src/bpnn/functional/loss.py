@@ -370,14 +370,19 @@ class _BCEWithLogits(Function):
         return _reduce_array(losses, reduction, x.dtype)
 
     def backward(self, grad):
-        x, target = self.x, self.target
-        if self.pos_weight is None:
+        x, target, pos_weight = self.x, self.target, self.pos_weight
+        if pos_weight is None:
             grad_x = stable_sigmoid(x) - target
+            grad_target = -x
         else:
-            grad_x = (1 - target) - (1 + (self.pos_weight - 1) * target) * stable_sigmoid(-x)
+            grad_x = (1 - target) - (1 + (pos_weight - 1) * target) * stable_sigmoid(-x)
+            softplus_neg = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
+            grad_target = -x + (pos_weight - 1) * softplus_neg
         if self.weight is not None:
             grad_x = grad_x * self.weight
-        return _scale_grad(grad_x, grad, self.reduction, x.dtype), None
+            grad_target = grad_target * self.weight
+        return (_scale_grad(grad_x, grad, self.reduction, x.dtype),
+                _scale_grad(grad_target, grad, self.reduction, x.dtype))
 
 
 def _reduce_array(losses, reduction, dtype):
