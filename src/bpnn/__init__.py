@@ -12,6 +12,7 @@ Example
 __version__ = "0.1.0"
 
 from bpnn import (
+    io,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
     regularizers,  # noqa: E402
@@ -51,6 +52,7 @@ from bpnn.backend import (  # noqa: E402
     set_default_dtype,
     set_rng_state,
 )
+from bpnn.io import SerializationError, load, save  # noqa: E402
 
 float32 = "float32"
 float64 = "float64"
