@@ -458,20 +458,8 @@ class Tensor:
 
     clamp = clip
 
-    def relu(self) -> Tensor:
-        from bpnn.functional.activation import relu
-
-        return relu(self)
-
-    def sigmoid(self) -> Tensor:
-        from bpnn.functional.activation import sigmoid
-
-        return sigmoid(self)
-
-    def tanh(self) -> Tensor:
-        from bpnn.functional.activation import tanh
-
-        return tanh(self)
+    # relu / sigmoid / tanh methods are attached by bpnn.functional.activation, which sits
+    # above autograd (it would be an upward import here).
 
 
 def _raw(value):

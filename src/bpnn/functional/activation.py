@@ -127,3 +127,10 @@ class _LogSoftmax(Function):
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """``log(softmax(x))`` along ``dim``, computed stably (no log of a rounded-off 0)."""
     return _LogSoftmax.apply(x, axis=dim)
+
+
+# Tensor methods for the common activations (x.relu(), x.sigmoid(), x.tanh()), attached here
+# so that autograd never imports upward.
+Tensor.relu = relu
+Tensor.sigmoid = sigmoid
+Tensor.tanh = tanh
