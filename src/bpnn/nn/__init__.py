@@ -4,6 +4,7 @@ from bpnn.nn import init
 from bpnn.nn.activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from bpnn.nn.basic import Dropout, Dropout2d, Flatten, Identity
 from bpnn.nn.container import ModuleList, Sequential
+from bpnn.nn.conv import Conv2d
 from bpnn.nn.linear import Linear
 from bpnn.nn.loss import (
     BCELoss,
@@ -15,6 +16,8 @@ from bpnn.nn.loss import (
     NLLLoss,
 )
 from bpnn.nn.module import Module, Parameter
+from bpnn.nn.normalization import BatchNorm1d, BatchNorm2d
+from bpnn.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from bpnn.nn.registry import (
     get_layer_class,
     module_from_config,
@@ -29,4 +32,5 @@ __all__ = [
     "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid",
     "Softmax", "Tanh", "get_layer_class", "init", "module_from_config", "module_to_config",
     "register_layer", "registered_layers",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d",
 ]
