@@ -377,6 +377,51 @@ def load(path):
     return decode(data, where=os.fspath(path))
 
 
+def load_weights(module: Module, path) -> Module:
+    """Copy the weights in a module file into an existing ``module`` (like ``load_state_dict``).
+
+    Every tensor name, shape and dtype is checked before anything is copied: on error the
+    module is unchanged.
+
+    Parameters
+    ----------
+    module : bpnn.nn.Module
+        Must have exactly the parameters and buffers stored in the file.
+    path : str or os.PathLike
+        A file written by ``bpnn.save(some_module, path)``.
+
+    Returns
+    -------
+    bpnn.nn.Module
+        ``module``.
+
+    Raises
+    ------
+    SerializationError
+        Bad file, a file that holds something other than a module, or tensors that do not
+        match ``module``.
+
+    Example
+    -------
+    >>> import bpnn, tempfile, os
+    >>> path = bpnn.save(bpnn.nn.Linear(3, 1), os.path.join(tempfile.mkdtemp(), "lin.bpnn"))
+    >>> bpnn.io.load_weights(bpnn.nn.Linear(3, 1), path).weight.shape
+    (1, 3)
+    """
+    where = os.fspath(path)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    header = _parse(data, where)
+    if header["kind"] != "Module":
+        raise SerializationError(
+            f"{where}: holds a {header['kind']}, not a module's weights; use bpnn.load"
+        )
+    arrays = _read_tensors(data, header, where)
+    _check_arrays_match(module.state_dict(), arrays, f"{where}: ")
+    module.load_state_dict(arrays)
+    return module
+
+
 def read_metadata(path) -> dict:
     """The header of a bpnn file (kind, versions and the decoded ``meta``), without its tensors.
 
