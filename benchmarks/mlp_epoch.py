@@ -9,6 +9,7 @@ Run: python benchmarks/mlp_epoch.py [--samples 60000] [--repeats 2]
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import time
 
@@ -89,7 +90,7 @@ def epoch_numpy(x, y, batch_size: int) -> float:
         da *= h > 0
         grads[0], grads[1] = da.T @ xb, da.sum(0)
         c1_ = 1 - beta1**step
-        c2_ = np.sqrt(1 - beta2**step)
+        c2_ = math.sqrt(1 - beta2**step)  # a Python float: an np.float64 would upcast
         for param, grad, m_, v_ in zip(params, grads, m, v):
             m_ *= beta1
             m_ += (1 - beta1) * grad

@@ -61,7 +61,8 @@ class Function:
 
     Subclasses implement ``forward(*arrays, **params) -> array`` and
     ``backward(grad_output) -> tuple`` (one gradient or ``None`` per input, shaped like the
-    input).  Whatever backward needs is stored on ``self`` during forward.
+    input).  Whatever backward needs is stored on ``self`` during forward; backward may read
+    ``self.needs_input_grad`` (one bool per input) to skip gradients nobody wants.
     """
 
     freed = False
@@ -74,6 +75,7 @@ class Function:
             for t in inputs:
                 if t.requires_grad:
                     fn.parents = inputs
+                    fn.needs_input_grad = tuple(i.requires_grad for i in inputs)
                     result = Tensor.__new__(Tensor)
                     result.data = out
                     result.grad = None

@@ -26,7 +26,7 @@ class _Linear(Function):
 
     def backward(self, grad):
         x, weight = self.x, self.weight
-        grad_x = grad @ weight
+        grad_x = grad @ weight if self.needs_input_grad[0] else None  # skip for the data
         if x.ndim == 2:
             grad_w = grad.T @ x
         else:
