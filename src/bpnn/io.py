@@ -285,7 +285,8 @@ def encode(kind: str, meta: dict, arrays: dict) -> bytes:
             raise SerializationError(
                 f"cannot save {kind}: tensor '{name}' has dtype {array.dtype}, not a number type"
             )
-        tensors[name] = xp.ascontiguousarray(array)
+        # Not ascontiguousarray: it turns 0-d arrays (step counters) into shape (1,).
+        tensors[name] = array if array.flags.c_contiguous else array.copy(order="C")
     metadata = {
         "format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "kind": kind,
         "bpnn_version": __version__, "meta": meta_json,
