@@ -9,7 +9,7 @@ from bpnn.backend import xp
 class _ReLU(Function):
     def forward(self, x):
         self.positive = x > 0
-        return x * self.positive
+        return xp.maximum(x, 0)  # not x * mask, which would give -0.0 for negative x
 
     def backward(self, grad):
         return (grad * self.positive,)  # 0 at x == 0, as PyTorch

@@ -1,6 +1,6 @@
 """Layers, containers, losses and initialisers."""
 
-from bpnn.nn import init
+from bpnn.nn import functional, init
 from bpnn.nn.activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from bpnn.nn.basic import Dropout, Dropout2d, Flatten, Identity
 from bpnn.nn.container import ModuleList, Sequential
