@@ -287,6 +287,54 @@ def _check_arrays_match(expected: dict, arrays: dict, where: str) -> None:
 
 
 # ---------------------------------------------------------------------------------- save
+def to_checkpoint(obj) -> tuple:
+    """``(kind, meta, arrays)`` describing a module or any registered kind.
+
+    Containers of checkpointable objects (an ensemble of models) call this per member.
+
+    Raises
+    ------
+    SerializationError
+        If ``obj`` is neither a module nor of a registered kind with ``to_checkpoint()``.
+    """
+    if isinstance(obj, Module):
+        return ("Module", *module_checkpoint(obj))
+    kind = _kind_of(obj)
+    if kind is None or not hasattr(obj, "to_checkpoint"):
+        known = ", ".join(["Module", *sorted(_KINDS)])
+        raise SerializationError(
+            f"cannot save a {type(obj).__name__}: bpnn saves {known} "
+            "(other objects need to_checkpoint() and bpnn.io.register_kind)"
+        )
+    meta, arrays = obj.to_checkpoint()
+    return kind, meta, arrays
+
+
+def from_checkpoint(kind: str, meta: dict, arrays: dict, where: str = "<checkpoint>"):
+    """Rebuild an object from :func:`to_checkpoint`'s output (inverse of it).
+
+    Raises
+    ------
+    SerializationError
+        Unknown kind, or anything in ``meta`` / ``arrays`` the kind's loader rejects.
+    """
+    if kind != "Module" and kind not in _KINDS:
+        hint = " (import bpnn.train first)" if kind == "Model" else ""
+        raise SerializationError(
+            f"{where}: the file holds a {kind!r}, which this program cannot load{hint}; "
+            f"known kinds: {', '.join(['Module', *sorted(_KINDS)])}"
+        )
+    if kind == "Module":
+        return module_from_checkpoint(meta, arrays, where=where)
+    try:
+        return _KINDS[kind](meta, arrays)
+    except SerializationError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        detail = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise SerializationError(f"{where}: cannot rebuild the {kind}: {detail}") from None
+
+
 def save(obj, path) -> str:
     """Write a module or a model to ``path`` (safetensors + JSON, atomically).
 
@@ -317,18 +365,7 @@ def save(obj, path) -> str:
     >>> bpnn.load(path)(bpnn.ones(1, 4)).shape
     (1, 2)
     """
-    if isinstance(obj, Module):
-        kind = "Module"
-        meta, arrays = module_checkpoint(obj)
-    else:
-        kind = _kind_of(obj)
-        if kind is None or not hasattr(obj, "to_checkpoint"):
-            known = ", ".join(["Module", *sorted(_KINDS)])
-            raise SerializationError(
-                f"cannot save a {type(obj).__name__}: bpnn saves {known} "
-                "(other objects need to_checkpoint() and bpnn.io.register_kind)"
-            )
-        meta, arrays = obj.to_checkpoint()
+    kind, meta, arrays = to_checkpoint(obj)
     payload = encode(kind, meta, arrays)
     _atomic_write(path, payload)
     return os.fspath(path)
@@ -517,22 +554,10 @@ def decode(data: bytes, where: str = "<bytes>"):
     """Rebuild the object held in ``data`` (the bytes of a bpnn file); see :func:`load`."""
     header = _parse(data, where)
     kind = header["kind"]
-    if kind != "Module" and kind not in _KINDS:
-        hint = " (import bpnn.train first)" if kind == "Model" else ""
-        raise SerializationError(
-            f"{where}: the file holds a {kind!r}, which this program cannot load{hint}; "
-            f"known kinds: {', '.join(['Module', *sorted(_KINDS)])}"
-        )
+    if kind != "Module" and kind not in _KINDS:  # before reading any tensor
+        from_checkpoint(kind, {}, {}, where)
     arrays = _read_tensors(data, header, where)
-    if kind == "Module":
-        return module_from_checkpoint(header["meta"], arrays, where=where)
-    try:
-        return _KINDS[kind](header["meta"], arrays)
-    except SerializationError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
-        detail = error.args[0] if isinstance(error, KeyError) and error.args else error
-        raise SerializationError(f"{where}: cannot rebuild the {kind}: {detail}") from None
+    return from_checkpoint(kind, header["meta"], arrays, where)
 
 
 def _parse(data: bytes, where: str) -> dict:
