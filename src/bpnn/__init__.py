@@ -12,9 +12,13 @@ Example
 __version__ = "0.1.0"
 
 from bpnn import (
+    callbacks,  # noqa: E402
+    data,  # noqa: E402
+    datasets,  # noqa: E402
     io,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
+    preprocessing,  # noqa: E402
     regularizers,  # noqa: E402
 )
 from bpnn.autograd import (  # noqa: E402
@@ -53,6 +57,7 @@ from bpnn.backend import (  # noqa: E402
     set_rng_state,
 )
 from bpnn.io import SerializationError, load, save  # noqa: E402
+from bpnn.train import Model, metrics  # noqa: E402, F401
 
 float32 = "float32"
 float64 = "float64"
