@@ -1,0 +1,109 @@
+"""``Callback``: hooks that ``Model.fit`` calls, and ``CallbackList`` that fans them out."""
+
+from __future__ import annotations
+
+
+class Callback:
+    """Base class of training callbacks (Keras' hooks, plus a state for exact resume).
+
+    ``fit`` calls ``set_model`` first, then ``on_train_begin``; per epoch ``on_epoch_begin``,
+    per batch ``on_batch_begin`` / ``on_batch_end``, then ``on_epoch_end(epoch, logs)`` with
+    the epoch's ``loss``, metrics, ``val_*`` values and ``lr``; finally ``on_train_end``.
+    Setting ``self.model.stop_training = True`` ends training after the current epoch.
+
+    ``on_before_update(batch, logs)`` runs after backpropagation and before the optimizer
+    step; returning ``False`` cancels the update and stops training at once.
+
+    Example
+    -------
+    >>> import bpnn
+    >>> class PrintLoss(bpnn.callbacks.Callback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         print(epoch, round(logs["loss"], 3))
+    """
+
+    model = None
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_before_update(self, batch, logs=None):
+        return True
+
+    def state_dict(self) -> dict:
+        """What a resumed ``fit`` needs to carry on exactly (arrays allowed; default none)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output."""
+
+
+def _overrides(callback, hook: str) -> bool:
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+class CallbackList:
+    """Calls each hook on every callback; per-batch hooks only on those that define them."""
+
+    def __init__(self, callbacks, model):
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            callback.set_model(model)
+        self._batch_begin = [c for c in self.callbacks if _overrides(c, "on_batch_begin")]
+        self._batch_end = [c for c in self.callbacks if _overrides(c, "on_batch_end")]
+        self._before_update = [c for c in self.callbacks if _overrides(c, "on_before_update")]
+
+    @property
+    def has_batch_hooks(self) -> bool:
+        return bool(self._batch_begin or self._batch_end or self._before_update)
+
+    def on_train_begin(self, logs=None):
+        for callback in self.callbacks:
+            callback.on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        for callback in self.callbacks:
+            callback.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        for callback in self._batch_begin:
+            callback.on_batch_begin(batch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        for callback in self._batch_end:
+            callback.on_batch_end(batch, logs)
+
+    def on_before_update(self, batch, logs=None) -> bool:
+        allowed = True
+        for callback in self._before_update:
+            allowed = callback.on_before_update(batch, logs) is not False and allowed
+        return allowed
+
+    def __iter__(self):
+        return iter(self.callbacks)
