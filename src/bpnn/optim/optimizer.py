@@ -73,7 +73,6 @@ class Optimizer:
         full = dict(self.defaults)
         full.update(group)
         full["params"] = params
-        full.setdefault("initial_lr", full.get("lr"))
         self.param_groups.append(full)
 
     # ------------------------------------------------------------------ stepping
