@@ -1,0 +1,195 @@
+"""Levenberg-Marquardt for sum-of-squares losses, with MATLAB ``trainlm``'s damping schedule."""
+
+from __future__ import annotations
+
+import math
+
+from bpnn.autograd.tensor import Tensor, enable_grad, no_grad
+from bpnn.backend import xp
+from bpnn.optim._closure_optimizer import ClosureOptimizer
+from bpnn.optim.registry import register_optimizer
+
+
+class LevenbergMarquardt(ClosureOptimizer):
+    r"""Levenberg-Marquardt: Gauss-Newton steps blended with gradient descent by a damping mu.
+
+    For residuals :math:`r(x)` (loss :math:`\sum r_i^2`, or its mean: same minimiser) with
+    Jacobian :math:`J`, each iteration solves
+
+    .. math:: (J^\top J + \mu I)\, \delta = -J^\top r
+
+    and accepts :math:`x + \delta` if the sum of squares falls, then divides :math:`\mu` by
+    ``mu_decrease``'s inverse; otherwise :math:`\mu` is multiplied by ``mu_increase`` and the
+    system solved again (MATLAB ``trainlm``: ``mu=1e-3``, ``mu_dec=0.1``, ``mu_inc=10``,
+    ``mu_max=1e10``). A non-finite trial counts as a failure. The rows of :math:`J` come from
+    one backward pass per residual through the retained graph (exact, no finite differences),
+    so the cost grows with the number of residuals: meant for small networks and data sets.
+
+    **Protocol.** ``step(closure)`` needs the residuals as well as the loss: either the
+    closure has a method ``closure.residuals()`` (what ``bpnn.Model.fit`` passes), or the
+    optimizer was built with ``residual_fn``. It returns a Tensor ``r`` computed from the
+    parameters with the graph recorded (``prediction - target``, any shape, scaled by
+    ``sqrt(sample weight)`` where there are weights). The closure itself (zero grads, loss,
+    backward, return loss) is called once per ``step`` for the returned loss. Penalties in the
+    closure's loss are not seen by LM: express regularisation as extra residuals.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+    mu : float, default 1e-3
+        Initial damping.
+    mu_decrease, mu_increase : float, default 0.1, 10
+    mu_max : float, default 1e10
+        When mu grows past this without a successful step, the step stops
+        (``converged`` becomes True), as ``trainlm`` stops training.
+    max_iter : int, default 1
+        LM iterations per :meth:`step`.
+    tolerance_grad : float, default 1e-7
+        Stop when ``max |J' r|`` falls below this.
+    tolerance_change : float, default 1e-9
+        Stop when the sum of squares falls by less than this.
+    residual_fn : callable, optional
+        ``residual_fn() -> Tensor``; used instead of ``closure.residuals``.
+    max_params : int, default 5000
+        Refuse larger models (``J' J`` is dense).
+
+    Raises
+    ------
+    ValueError
+        For a bad damping schedule or more than ``max_params`` parameters.
+
+    Example
+    -------
+    >>> import bpnn
+    >>> w = bpnn.nn.Parameter(bpnn.tensor([0.5, 0.5], dtype="float64"))
+    >>> t = bpnn.tensor([0.0, 1.0, 2.0], dtype="float64")
+    >>> y = bpnn.tensor([1.0, 2.0, 5.0], dtype="float64")
+    >>> def residuals():
+    ...     return w[0] * bpnn.exp(w[1] * t) - y
+    >>> opt = LevenbergMarquardt([w], residual_fn=residuals, max_iter=50)
+    >>> def closure():
+    ...     opt.zero_grad()
+    ...     loss = (residuals() ** 2).sum()
+    ...     loss.backward()
+    ...     return loss
+    >>> _ = opt.step(closure)
+    >>> opt.converged
+    True
+    """
+
+    def __init__(self, params, mu: float = 1e-3, mu_decrease: float = 0.1,
+                 mu_increase: float = 10.0, mu_max: float = 1e10, max_iter: int = 1,
+                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
+                 residual_fn=None, max_params: int = 5000):
+        if not (mu > 0 and 0 < mu_decrease < 1 < mu_increase and mu_max > mu):
+            raise ValueError("LevenbergMarquardt needs mu > 0, 0 < mu_decrease < 1 < "
+                             f"mu_increase and mu_max > mu; got mu={mu}, mu_decrease="
+                             f"{mu_decrease}, mu_increase={mu_increase}, mu_max={mu_max}")
+        if residual_fn is not None and not callable(residual_fn):
+            raise TypeError("residual_fn must be callable and return the residual Tensor")
+        super().__init__(params, dict(
+            mu=mu, mu_decrease=mu_decrease, mu_increase=mu_increase, mu_max=mu_max,
+            max_iter=max_iter, tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
+            max_params=max_params))
+        self.residual_fn = residual_fn
+        n = self._flat.numel
+        if n > max_params:
+            raise ValueError(f"LevenbergMarquardt forms a dense {n} x {n} matrix J'J, but the "
+                             f"model has {n} parameters, more than max_params={max_params}; "
+                             "use LBFGS for large models, or raise max_params")
+
+    def jacobian(self, residual_fn):
+        """Residuals (flat) and their Jacobian ``(m, n)`` by one backward pass per residual."""
+        with enable_grad():
+            residuals = residual_fn()
+        if not isinstance(residuals, Tensor) or not residuals.requires_grad:
+            raise TypeError("the residual function must return a Tensor computed from the "
+                            "parameters with gradients recorded")
+        self.global_state["func_evals"] += 1
+        m = residuals.data.size
+        rows = xp.empty((m, self._flat.numel), dtype=self._flat.dtype)
+        seed = xp.zeros(residuals.shape, dtype=residuals.dtype)
+        for i in range(m):
+            self._flat.zero_grad()
+            seed.flat[i] = 1.0
+            residuals.backward(seed, retain_graph=i < m - 1)
+            seed.flat[i] = 0.0
+            rows[i] = self._flat.grad()
+        self._flat.zero_grad()
+        return residuals.data.reshape(-1).astype(self._flat.dtype, copy=False), rows
+
+    def step(self, closure):
+        """Run up to ``max_iter`` LM iterations (see the class docstring for the protocol).
+
+        Returns
+        -------
+        Tensor or float
+            The closure's loss at the start of the step.
+
+        Raises
+        ------
+        TypeError
+            If there is no way to get residuals (no ``closure.residuals`` nor ``residual_fn``).
+        FloatingPointError
+            If every trial up to ``mu_max`` gave non-finite residuals.
+        """
+        residual_fn = self.residual_fn or getattr(closure, "residuals", None)
+        if residual_fn is None:
+            raise TypeError("LevenbergMarquardt needs residuals, not only the loss: pass a "
+                            "closure with a .residuals() method returning the residual Tensor, "
+                            "or build the optimizer with residual_fn=...")
+        group, state = self.param_groups[0], self.global_state
+        state.setdefault("mu", group["mu"])
+        state["converged"] = False
+        orig_loss = closure() if callable(closure) else None
+        if orig_loss is not None:
+            state["func_evals"] += 1
+        for _ in range(group["max_iter"]):
+            state["n_iter"] += 1
+            x = self._flat.pack()
+            r, J = self.jacobian(residual_fn)
+            sse = float(r @ r)
+            if not math.isfinite(sse):
+                raise FloatingPointError("LevenbergMarquardt: the residuals are not finite at "
+                                         "the current parameters; check the data and model")
+            gradient = J.T @ r
+            if float(abs(gradient).max()) <= group["tolerance_grad"]:
+                state["converged"] = True
+                break
+            JtJ = J.T @ J
+            eye = xp.eye(JtJ.shape[0], dtype=JtJ.dtype)
+            all_non_finite = True
+            while True:
+                try:
+                    delta = xp.linalg.solve(JtJ + state["mu"] * eye, -gradient)
+                except xp.linalg.LinAlgError:
+                    delta = None
+                if delta is not None:
+                    self._flat.add_(1.0, delta)
+                    with no_grad():
+                        r_new = residual_fn().data.reshape(-1)
+                    state["func_evals"] += 1
+                    sse_new = float(r_new @ r_new)
+                    if math.isfinite(sse_new):
+                        all_non_finite = False
+                        if sse_new < sse:
+                            state["mu"] = max(state["mu"] * group["mu_decrease"], 1e-20)
+                            break
+                    self._flat.unpack(x)
+                state["mu"] *= group["mu_increase"]
+                if state["mu"] > group["mu_max"]:
+                    if all_non_finite:
+                        raise FloatingPointError(
+                            "LevenbergMarquardt: every trial step gave non-finite residuals, up "
+                            f"to mu = {group['mu_max']:g}; the parameters were left unchanged")
+                    state["mu"] = group["mu_max"]
+                    state["converged"] = True
+                    return orig_loss
+            if sse - sse_new < group["tolerance_change"]:
+                state["converged"] = True
+                break
+        return orig_loss
+
+
+register_optimizer("lm", LevenbergMarquardt)
+register_optimizer("levenberg_marquardt", LevenbergMarquardt)
