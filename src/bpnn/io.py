@@ -326,11 +326,16 @@ def from_checkpoint(kind: str, meta: dict, arrays: dict, where: str = "<checkpoi
         )
     if kind == "Module":
         return module_from_checkpoint(meta, arrays, where=where)
+    # A loader may set the global generator (a model restores its saved state); if it then
+    # fails, put the generator back so that a refused file changes nothing.
+    rng_state = backend.get_rng_state()
     try:
         return _KINDS[kind](meta, arrays)
     except SerializationError:
+        backend.set_rng_state(rng_state)
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        backend.set_rng_state(rng_state)
         detail = error.args[0] if isinstance(error, KeyError) and error.args else error
         raise SerializationError(f"{where}: cannot rebuild the {kind}: {detail}") from None
 
