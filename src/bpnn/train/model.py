@@ -225,6 +225,43 @@ class Model:
         """Load ``weights`` (from :meth:`get_weights`) into the network."""
         self.network.load_state_dict(weights)
 
+    def freeze(self, *patterns: str) -> list:
+        """Stop training the parameters whose dotted names match (transfer learning).
+
+        Frozen parameters get no gradient and the optimizers skip them; the checkpoint
+        remembers which ones are frozen.
+
+        Parameters
+        ----------
+        *patterns : str
+            Glob patterns or module prefixes of ``network.named_parameters()`` names, e.g.
+            ``"0"`` (first layer of a Sequential), ``"0.*"``, ``"*.bias"``; none: everything.
+
+        Returns
+        -------
+        list of str
+            The names frozen.
+
+        Raises
+        ------
+        ValueError
+            If a pattern matches no parameter (the message lists the names).
+
+        Example
+        -------
+        >>> import bpnn
+        >>> from bpnn import nn
+        >>> model = bpnn.Model(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)),
+        ...                    "cross_entropy")
+        >>> model.freeze("0")
+        ['0.weight', '0.bias']
+        """
+        return self.network.freeze(*patterns)
+
+    def unfreeze(self, *patterns: str) -> list:
+        """Train again the parameters whose names match (all if none); see :meth:`freeze`."""
+        return self.network.unfreeze(*patterns)
+
     # ---------------------------------------------------------------- loss and steps
     def compute_loss(self, output, y, sample_weight=None) -> Tensor:
         """The training objective: the loss (weighted per sample when weights are given)
@@ -716,6 +753,8 @@ class Model:
             "history": _extract_arrays(self.history.state_dict(), "history", arrays),
             "callbacks": _extract_arrays(self._current_callback_states(), "callbacks", arrays),
             "input_shape": None if self.input_shape is None else list(self.input_shape),
+            "frozen": [name for name, p in self.network.named_parameters()
+                       if not p.requires_grad],
             "rng_state": _extract_arrays(backend.get_rng_state(), "rng", arrays),
         }
         return meta, arrays
@@ -756,6 +795,11 @@ class Model:
         model.epoch = int(meta.get("epoch", 0))
         model.history.load_state_dict(_restore_arrays(meta.get("history", {}), arrays))
         model.callback_states = _restore_arrays(meta.get("callbacks", {}), arrays)
+        named = dict(network.named_parameters())
+        for name in meta.get("frozen", []):
+            if name not in named:
+                raise ValueError(f"frozen parameter {name!r} is not in the network")
+            named[name].requires_grad_(False)
         if meta.get("input_shape") is not None:
             model.input_shape = tuple(meta["input_shape"])
         if meta.get("rng_state") is not None:
