@@ -57,7 +57,7 @@ from bpnn.backend import (  # noqa: E402
     set_rng_state,
 )
 from bpnn.io import SerializationError, load, save  # noqa: E402
-from bpnn.train import Model, metrics  # noqa: E402, F401
+from bpnn.train import Ensemble, Model, metrics  # noqa: E402, F401
 
 float32 = "float32"
 float64 = "float64"
