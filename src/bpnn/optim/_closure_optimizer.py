@@ -96,7 +96,7 @@ class ClosureOptimizer(Optimizer):
         """Whether the last ``step`` stopped on ``tolerance_grad`` or ``tolerance_change``."""
         return bool(self.global_state.get("converged", False))
 
-    def step(self, closure):
+    def step(self, closure=None):
         """Run up to ``max_iter`` iterations, re-evaluating the model through ``closure``.
 
         Parameters
@@ -138,7 +138,7 @@ class ClosureOptimizer(Optimizer):
             state["n_iter"] += 1
             direction = self._direction(grad, state, group, closure)
             slope = float(grad @ direction)
-            if slope >= 0:  # not a descent direction: restart from steepest descent
+            if not slope < 0:  # not a descent direction (or nan): restart from -grad
                 self._reset_history(state)
                 direction = -grad
                 slope = float(grad @ direction)

@@ -118,7 +118,7 @@ class LevenbergMarquardt(ClosureOptimizer):
         self._flat.zero_grad()
         return residuals.data.reshape(-1).astype(self._flat.dtype, copy=False), rows
 
-    def step(self, closure):
+    def step(self, closure=None):
         """Run up to ``max_iter`` LM iterations (see the class docstring for the protocol).
 
         Returns
