@@ -568,18 +568,23 @@ def decode(data: bytes, where: str = "<bytes>"):
 def _parse(data: bytes, where: str) -> dict:
     """Check the whole layout of a bpnn file and return its decoded header."""
     size = len(data)
-    _refuse_foreign(data, where)
-    if size < 8:
-        raise SerializationError(
-            f"{where}: file is truncated ({size} bytes; a bpnn file starts with an 8-byte "
-            "header length)"
-        )
-    (header_length,) = struct.unpack("<Q", data[:8])
-    if header_length > _MAX_HEADER_BYTES or header_length > size - 8:
-        raise SerializationError(
-            f"{where}: not a bpnn file or truncated: the header claims {header_length} bytes "
-            f"but {size - 8} follow"
-        )
+    header_length = struct.unpack("<Q", data[:8])[0] if size >= 8 else None
+    plausible = (header_length is not None and header_length <= min(_MAX_HEADER_BYTES, size - 8)
+                 and data[8:9] == b"{")
+    if not plausible:
+        # Only now look for other formats' signatures: a genuine header of 1152 bytes makes a
+        # bpnn file start with b"\x80\x04" too, which must not be mistaken for a pickle.
+        _refuse_foreign(data, where)
+        if header_length is None:
+            raise SerializationError(
+                f"{where}: file is truncated ({size} bytes; a bpnn file starts with an 8-byte "
+                "header length)"
+            )
+        if header_length > _MAX_HEADER_BYTES or header_length > size - 8:
+            raise SerializationError(
+                f"{where}: not a bpnn file or truncated: the header claims {header_length} "
+                f"bytes but {size - 8} follow"
+            )
     try:
         header = json.loads(data[8:8 + header_length].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:

@@ -190,3 +190,17 @@ def test_load_weights_checks_everything_before_copying(saved, tmp_path):
     bpnn.io.load_weights(same, saved)
     for key, value in same.state_dict().items():
         np.testing.assert_array_equal(value, bpnn.load(saved).state_dict()[key])
+
+
+def test_a_header_length_that_looks_like_a_pickle_opcode_is_still_read(saved):
+    # 1152 = 0x480: the file starts with b"\x80\x04", pickle protocol 4's first two bytes.
+    def pad(header):
+        text = json.dumps(header)
+        header["__metadata__"]["padding"] = ""
+        header["__metadata__"]["padding"] = "x" * (1152 - len(json.dumps(header)))
+        assert len(json.dumps(header)) == 1152, text
+
+    _write_with_header(saved, pad)
+    assert saved.read_bytes()[:2] == b"\x80\x04"
+    loaded = bpnn.load(saved)
+    assert isinstance(loaded, nn.Sequential)
