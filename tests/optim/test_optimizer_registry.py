@@ -101,3 +101,16 @@ def test_optimizer_config_turns_tuples_into_lists():
     assert config == {"name": "AdamW", "defaults": {
         "lr": 1e-3, "betas": [0.5, 0.75], "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False,
         "maximize": False}}
+
+
+def test_get_accepts_a_config_dict_and_keras_learning_rate():
+    config = bpnn.optim.optimizer_config(bpnn.optim.RMSprop(_params(), lr=0.3, centered=True))
+    rebuilt = bpnn.optim.get(config, _params(), alpha=0.5)
+    assert type(rebuilt) is bpnn.optim.RMSprop
+    assert (rebuilt.defaults["lr"], rebuilt.defaults["centered"], rebuilt.defaults["alpha"]) == (
+        0.3, True, 0.5)
+    assert bpnn.optim.get("sgd", _params(), learning_rate=0.2).defaults["lr"] == 0.2
+    with pytest.raises(ValueError, match="either lr or learning_rate"):
+        bpnn.optim.get("sgd", _params(), lr=0.1, learning_rate=0.2)
+    with pytest.raises(ValueError, match=r"needs a 'name' key .*got keys \['defaults'\]"):
+        bpnn.optim.get({"defaults": {}}, _params())

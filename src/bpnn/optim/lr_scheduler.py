@@ -124,6 +124,19 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs: ``lr = base * gamma**(e // s)``.
 
+    Parameters
+    ----------
+    optimizer : Optimizer
+    step_size : int
+        Period of the decay, in epochs (> 0).
+    gamma : float, default 0.1
+    last_epoch : int, default -1
+
+    Raises
+    ------
+    ValueError
+        If ``step_size`` is not a positive integer.
+
     Example
     -------
     >>> import bpnn
@@ -155,6 +168,14 @@ class MultiStepLR(LRScheduler):
 
     ``milestones`` is kept as a sorted list (torch keeps a Counter) so ``state_dict`` is JSON.
 
+    Parameters
+    ----------
+    optimizer : Optimizer
+    milestones : iterable of int
+        Epochs at which the lr is multiplied by ``gamma``.
+    gamma : float, default 0.1
+    last_epoch : int, default -1
+
     Example
     -------
     >>> import bpnn
@@ -183,6 +204,12 @@ class MultiStepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """Multiply the lr by ``gamma`` every epoch: ``lr = base * gamma**epoch``.
 
+    Parameters
+    ----------
+    optimizer : Optimizer
+    gamma : float
+    last_epoch : int, default -1
+
     Example
     -------
     >>> import bpnn
@@ -210,6 +237,19 @@ class CosineAnnealingLR(LRScheduler):
 
     Closed form ``lr = eta_min + (base - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``; stepping
     uses torch's recursive form, so past ``T_max`` the lr climbs back up, as in torch.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    T_max : int
+        Half period, in epochs (> 0).
+    eta_min : float, default 0
+    last_epoch : int, default -1
+
+    Raises
+    ------
+    ValueError
+        If ``T_max`` is not positive.
 
     Example
     -------
@@ -249,6 +289,21 @@ class CosineAnnealingLR(LRScheduler):
 
 class LinearLR(LRScheduler):
     """Scale the lr linearly from ``start_factor`` to ``end_factor`` over ``total_iters`` epochs.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    start_factor : float, default 1/3
+        Multiplies the base lr at epoch 0; in (0, 1].
+    end_factor : float, default 1.0
+        Multiplies the base lr from ``total_iters`` on; in [0, 1].
+    total_iters : int, default 5
+    last_epoch : int, default -1
+
+    Raises
+    ------
+    ValueError
+        For a factor outside its range.
 
     Example
     -------

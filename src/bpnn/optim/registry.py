@@ -72,10 +72,24 @@ for _cls in (SGD, Adagrad, RMSprop, Adam, AdamW):
 def get_optimizer_class(name: str) -> type:
     """Return the class registered as ``name`` (any case) or whose class name is ``name``.
 
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    type
+
     Raises
     ------
     ValueError
         For an unknown name; the message lists the known ones.
+
+    Example
+    -------
+    >>> import bpnn
+    >>> bpnn.optim.get_optimizer_class("rmsprop").__name__
+    'RMSprop'
     """
     if not isinstance(name, str):
         raise TypeError(f"optimizer name must be a string, got {type(name).__name__}")
@@ -89,17 +103,19 @@ def get_optimizer_class(name: str) -> type:
 
 
 def get(name_or_instance, params=None, **kwargs) -> Optimizer:
-    """Return an optimizer from a name, a class or an existing instance (Keras ``get``).
+    """Return an optimizer from a name, a class, a config or an existing instance (Keras ``get``).
 
     Parameters
     ----------
-    name_or_instance : str, Optimizer subclass or Optimizer
+    name_or_instance : str, Optimizer subclass, dict or Optimizer
         ``"sgd"``, ``"Adam"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"`` (any case) or a
-        registered name; an instance is returned unchanged.
+        registered name; a class; :func:`optimizer_config`'s ``{"name", "defaults"}`` dict
+        (``kwargs`` override its defaults); an instance is returned unchanged.
     params : iterable of Parameter or of dict, optional
         Required unless an instance is given.
     **kwargs
-        Hyper-parameters for the constructor, e.g. ``lr=0.01``.
+        Hyper-parameters for the constructor, e.g. ``lr=0.01``; Keras' ``learning_rate`` is
+        accepted as another name for ``lr``.
 
     Returns
     -------
@@ -124,6 +140,16 @@ def get(name_or_instance, params=None, **kwargs) -> Optimizer:
             raise ValueError("an optimizer instance is already built: pass neither params nor "
                              f"hyper-parameters (got {sorted(kwargs) or 'params'})")
         return name_or_instance
+    if "learning_rate" in kwargs:
+        if "lr" in kwargs:
+            raise ValueError("pass either lr or learning_rate, not both")
+        kwargs["lr"] = kwargs.pop("learning_rate")
+    if isinstance(name_or_instance, dict):
+        if "name" not in name_or_instance:
+            raise ValueError("an optimizer config needs a 'name' key (and optionally "
+                             f"'defaults'), got keys {sorted(name_or_instance)}")
+        kwargs = {**name_or_instance.get("defaults", {}), **kwargs}
+        name_or_instance = name_or_instance["name"]
     if isinstance(name_or_instance, str):
         cls = get_optimizer_class(name_or_instance)
     elif isinstance(name_or_instance, type) and issubclass(name_or_instance, Optimizer):
