@@ -59,9 +59,9 @@ def _geometry(op, x, kernel_size, stride, padding, dilation=1):
     padding = _pair(padding, "padding", minimum=0)
     dilation = _pair(dilation, "dilation")
     window = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
-    if padding[0] * 2 > window[0] or padding[1] * 2 > window[1]:
+    if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size "
-                         f"{kernel} (dilated: {window}), as in PyTorch")
+                         f"{kernel}, as in PyTorch")
     h, w = x.shape[2:]
     check_fits(op, x.shape, (h + 2 * padding[0], w + 2 * padding[1]), window)
     out_hw = (output_size(h, kernel[0], stride[0], 2 * padding[0], dilation[0]),
@@ -75,10 +75,10 @@ def _unpad(grad_padded, padding, shape):
 
 
 class _MaxPool2d(Function):
-    """Max pooling that records, per window, which offset won.
+    """Max pooling as a running maximum over kernel offsets.
 
-    Why fused: the winning offset (one small integer per output) is all the backward pass
-    needs, instead of a window matrix or a mask per offset.
+    Why fused: the forward pass is bare ``maximum`` calls (no index bookkeeping); the backward
+    pass finds each window's winner from the saved input and output, offset by offset.
     """
 
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1),
@@ -87,28 +87,35 @@ class _MaxPool2d(Function):
         views = _offset_views(padded, kernel, stride, dilation, out_hw)
         _, first = next(views)
         out = first.copy(order="K")
-        count = kernel[0] * kernel[1]
-        winner = xp.zeros_like(out, dtype=xp.uint8 if count <= 256 else xp.int32)
-        for index, view in views:
-            # strictly greater: the first maximum in row-major order wins, as in PyTorch
-            greater = view > out
-            xp.copyto(out, view, where=greater)
-            xp.copyto(winner, index, where=greater)
-        self.winner = winner
-        self.geometry = (x.shape, padded.shape, kernel, stride, padding, dilation, out_hw)
+        for _, view in views:
+            xp.maximum(out, view, out=out)
+        self.padded, self.out = padded, out
+        self.geometry = (x.shape, kernel, stride, padding, dilation, out_hw)
         self.like = x
         return out
 
     def backward(self, grad):
-        shape, padded_shape, kernel, stride, padding, dilation, out_hw = self.geometry
-        grad_padded = empty_like_layout(self.like, padded_shape, grad.dtype, 0)
+        shape, kernel, stride, padding, dilation, out_hw = self.geometry
+        grad_padded = empty_like_layout(self.like, self.padded.shape, grad.dtype, 0)
         overlapping = stride[0] < dilation[0] * (kernel[0] - 1) + 1 or (
             stride[1] < dilation[1] * (kernel[1] - 1) + 1)
-        for index, view in _offset_views(grad_padded, kernel, stride, dilation, out_hw):
+        source = _offset_views(self.padded, kernel, stride, dilation, out_hw)
+        target = _offset_views(grad_padded, kernel, stride, dilation, out_hw)
+        taken = None  # windows whose winner is already found
+        for (index, view), (_, grad_view) in zip(source, target, strict=True):
+            # the first offset (row-major) holding the maximum wins, as in PyTorch
+            winner = view == self.out
+            if taken is None:
+                taken = winner.copy()
+            elif index < kernel[0] * kernel[1] - 1:
+                xp.greater(winner, taken, out=winner)  # winner and not taken
+                taken |= winner
+            else:
+                xp.greater(winner, taken, out=winner)
             if overlapping:
-                view += grad * (self.winner == index)
+                grad_view += grad * winner
             else:  # each input element lies in at most one window: write, no read
-                xp.multiply(grad, self.winner == index, out=view)
+                xp.multiply(grad, winner, out=grad_view)
         return (_unpad(grad_padded, padding, shape),)
 
 

@@ -1,0 +1,181 @@
+"""One epoch of the Fashion-MNIST CNN with Adam: bpnn vs PyTorch CPU, same data, same run.
+
+Network (examples/fashion_mnist_cnn.py): Conv 32 3x3 -> ReLU -> MaxPool 2 -> Conv 64 3x3 ->
+ReLU -> MaxPool 2 -> Flatten -> Linear 128 -> ReLU -> Linear 10. Fashion-MNIST-shaped data
+(random pixels and labels: the work per step is timed, not the accuracy), batch sizes 32 and
+128. Each framework runs in a child process, so its peak memory (max RSS, and its growth over
+the data and imports) is its own. Times are scaled to a 60,000-sample epoch.
+
+The floor: forward + backward cost about 15.9 MFLOP per sample (about 0.95 TFLOP a 60,000-sample
+epoch); divided by this machine's float32 matrix-product speed (measured here on one large
+sgemm) it is the time a perfect implementation would need. The fraction of that peak each
+framework reaches is printed.
+
+Run: python benchmarks/cnn_epoch.py [--samples 10000] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+EPOCH = 60000
+
+
+def flops_per_sample() -> float:
+    """Multiply-adds x 2 of the network, forward + backward (the first conv has no input grad)."""
+    conv1 = 26 * 26 * 32 * 9
+    conv2 = 11 * 11 * 64 * 32 * 9
+    dense = 1600 * 128 + 128 * 10
+    forward = conv1 + conv2 + dense
+    backward = conv1 + 2 * conv2 + 2 * dense
+    return 2.0 * (forward + backward)
+
+
+def make_data(samples: int):
+    rng = np.random.default_rng(0)
+    x = rng.random((samples, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, samples)
+    return x, y
+
+
+def sgemm_gflops() -> float:
+    """Best float32 matrix-product speed of NumPy's BLAS on 2048 x 2048 (the machine's peak)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((2048, 2048), dtype=np.float32)
+    b = rng.random((2048, 2048), dtype=np.float32)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048**3 / best / 1e9
+
+
+def run_bpnn(x, y, batch_size: int) -> float:
+    import bpnn
+    from bpnn import nn
+
+    bpnn.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    optimizer = bpnn.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    order = np.random.default_rng(1).permutation(len(x))
+    start = time.perf_counter()
+    for i in range(0, len(x), batch_size):
+        index = order[i:i + batch_size]
+        optimizer.zero_grad()
+        loss = loss_fn(net(bpnn.Tensor(x[index])), y[index])
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def run_torch(x, y, batch_size: int) -> float:
+    import torch
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    order = torch.from_numpy(np.random.default_rng(1).permutation(len(x)))
+    start = time.perf_counter()
+    for i in range(0, len(x), batch_size):
+        index = order[i:i + batch_size]
+        optimizer.zero_grad()
+        loss = loss_fn(net(xt[index]), yt[index])
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def max_rss_mib() -> float:
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def current_rss_mib() -> float:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux: fall back to the peak so far
+        return max_rss_mib()
+
+
+def worker(framework: str, batch_size: int, samples: int, repeats: int) -> None:
+    x, y = make_data(samples)
+    if framework == "torch":
+        import torch  # noqa: F401 - imported before the baseline, like bpnn below
+    else:
+        import bpnn  # noqa: F401
+    baseline = current_rss_mib()
+    run = run_torch if framework == "torch" else run_bpnn
+    seconds = min(run(x, y, batch_size) for _ in range(repeats))
+    peak = max_rss_mib()
+    print(json.dumps({"seconds": seconds, "peak_mib": peak, "growth_mib": peak - baseline}))
+
+
+def measure(framework: str, batch_size: int, samples: int, repeats: int) -> dict:
+    command = [sys.executable, __file__, "--worker", framework, "--batch-size", str(batch_size),
+               "--samples", str(samples), "--repeats", str(repeats)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=10000,
+                        help="samples timed (a fixed slice; times are scaled to 60,000)")
+    parser.add_argument("--repeats", type=int, default=1, help="best of this many passes")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--worker", choices=["bpnn", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.batch_size, args.samples, args.repeats)
+        return
+    import torch
+
+    import bpnn
+
+    peak = sgemm_gflops()
+    floor = flops_per_sample() * EPOCH / (peak * 1e9)
+    scale = EPOCH / args.samples
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
+          f"numpy {np.__version__} ({bpnn.backend.blas_info().get('blas', '?')}), torch "
+          f"{torch.__version__} ({torch.get_num_threads()} threads)")
+    print(f"{args.samples} samples timed, scaled to a {EPOCH}-sample epoch; "
+          f"{flops_per_sample() / 1e6:.1f} MFLOP per sample; sgemm peak {peak:.0f} GFLOP/s "
+          f"-> floor {floor:.1f} s per epoch")
+    print(f"{'batch':>5}  {'bpnn s':>7}  {'torch s':>7}  {'bpnn/torch':>10}  {'bpnn peak':>9}  "
+          f"{'torch peak':>10}  {'bpnn %peak':>10}  {'torch %peak':>11}")
+    print("(memory: max RSS in MiB; in brackets its growth over the data and imports)")
+    for batch_size in args.batch_sizes:
+        ours = measure("bpnn", batch_size, args.samples, args.repeats)
+        theirs = measure("torch", batch_size, args.samples, args.repeats)
+        ours_s, theirs_s = ours["seconds"] * scale, theirs["seconds"] * scale
+        print(f"{batch_size:5d}  {ours_s:7.1f}  {theirs_s:7.1f}  {ours_s / theirs_s:10.2f}  "
+              f"{ours['peak_mib']:5.0f}({ours['growth_mib']:3.0f})  "
+              f"{theirs['peak_mib']:6.0f}({theirs['growth_mib']:3.0f})  "
+              f"{100 * floor / ours_s:9.0f}%  {100 * floor / theirs_s:10.0f}%")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Max, average and adaptive pooling against PyTorch: overlapping windows, ties, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from conv_oracle import FAST, compare
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bpnn
+import bpnn.nn.functional as F
+from bpnn import nn
+
+
+@st.composite
+def pool_cases(draw, dilation: bool):
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilation else (1, 1)
+    window = [dil[a] * (kernel[a] - 1) + 1 for a in range(2)]
+    padding = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
+    spatial = [max(1, window[a] - 2 * padding[a]) + draw(st.integers(0, 6)) for a in range(2)]
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), *spatial)
+    return dict(shape=shape, kernel=kernel, stride=stride, padding=padding, dilation=dil,
+                dtype=draw(st.sampled_from(["float32", "float64"])),
+                ties=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+def _input(case):
+    rng = np.random.default_rng(case["seed"])
+    if case["ties"]:  # few distinct values: many windows hold their maximum twice
+        return rng.integers(0, 3, case["shape"]).astype(np.float64)
+    return rng.standard_normal(case["shape"])
+
+
+@FAST
+@given(case=pool_cases(dilation=True))
+def test_max_pool2d_matches_torch(torch, case):
+    options = dict(kernel_size=case["kernel"], stride=case["stride"], padding=case["padding"],
+                   dilation=case["dilation"])
+    compare(torch, lambda x: F.max_pool2d(x, **options),
+            lambda x: torch.nn.functional.max_pool2d(x, **options), [_input(case)], case["dtype"])
+
+
+@FAST
+@given(case=pool_cases(dilation=False), count_include_pad=st.booleans())
+def test_avg_pool2d_matches_torch(torch, case, count_include_pad):
+    options = dict(kernel_size=case["kernel"], stride=case["stride"], padding=case["padding"],
+                   count_include_pad=count_include_pad)
+    compare(torch, lambda x: F.avg_pool2d(x, **options),
+            lambda x: torch.nn.functional.avg_pool2d(x, **options), [_input(case)], case["dtype"])
+
+
+def test_avg_pool2d_divisor_override(torch):
+    x = np.random.default_rng(2).standard_normal((2, 3, 7, 6))
+    compare(torch, lambda t: F.avg_pool2d(t, 3, 2, 1, divisor_override=4),
+            lambda t: torch.nn.functional.avg_pool2d(t, 3, 2, 1, divisor_override=4),
+            [x], "float64")
+
+
+def test_overlapping_max_pool_sums_gradients_of_shared_winners():
+    # one large value inside all four 2x2 windows of a 3x3 input (stride 1): it wins them all
+    x = bpnn.Tensor(np.array([[[[0.0, 1.0, 0.0], [2.0, 9.0, 3.0], [0.0, 4.0, 0.0]]]]),
+                    requires_grad=True)
+    out = F.max_pool2d(x, 2, stride=1)
+    np.testing.assert_array_equal(out.numpy(), np.full((1, 1, 2, 2), 9.0))
+    out.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    expected = np.zeros((1, 1, 3, 3))
+    expected[0, 0, 1, 1] = 10.0
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+def test_max_pool_tie_sends_the_gradient_to_the_first_maximum_only(torch):
+    values = np.array([[[[5.0, 5.0, 1.0, 7.0], [5.0, 5.0, 7.0, 7.0]]]])
+    x = bpnn.Tensor(values, requires_grad=True)
+    F.max_pool2d(x, 2).backward(np.array([[[[1.0, 1.0]]]]))
+    expected = np.array([[[[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]]]])
+    np.testing.assert_array_equal(x.grad, expected)
+    reference = torch.tensor(values, requires_grad=True)
+    torch.nn.functional.max_pool2d(reference, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, reference.grad.numpy())
+
+
+def test_overlapping_windows_with_ties_match_torch(torch):
+    x = np.zeros((1, 2, 5, 5))
+    x[0, 0, 1:4, 1:4] = 1.0  # a plateau: every overlapping window ties
+    compare(torch, lambda t: F.max_pool2d(t, 3, stride=1, padding=1),
+            lambda t: torch.nn.functional.max_pool2d(t, 3, stride=1, padding=1), [x], "float64")
+
+
+def test_pooling_of_a_convolution_output_matches_torch(torch):
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((3, 2, 9, 9)), rng.standard_normal((4, 2, 3, 3))
+    compare(torch, lambda t, k: F.avg_pool2d(F.max_pool2d(F.conv2d(t, k), 2), 2, 1),
+            lambda t, k: torch.nn.functional.avg_pool2d(
+                torch.nn.functional.max_pool2d(torch.nn.functional.conv2d(t, k), 2), 2, 1),
+            [x, w], "float64")
+
+
+@pytest.mark.parametrize("output_size", [1, (2, 3), (3, 2), (5, None), (4, 4)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adaptive_avg_pool2d_matches_torch(torch, output_size, dtype):
+    x = np.random.default_rng(5).standard_normal((2, 3, 7, 8))
+    compare(torch, lambda t: F.adaptive_avg_pool2d(t, output_size),
+            lambda t: torch.nn.functional.adaptive_avg_pool2d(t, output_size), [x], dtype)
+
+
+def test_pooling_gradcheck():
+    rng = np.random.default_rng(6)
+    x = bpnn.Tensor(rng.standard_normal((2, 2, 5, 4)), requires_grad=True)
+    assert bpnn.gradcheck(lambda t: F.max_pool2d(t, (3, 2), stride=(1, 2), padding=1), [x])
+    assert bpnn.gradcheck(lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad=False), [x])
+    assert bpnn.gradcheck(lambda t: F.adaptive_avg_pool2d(t, (3, 3)), [x])
+
+
+def test_pooling_layers_and_configs():
+    x = bpnn.randn(2, 3, 8, 8)
+    for layer, shape in [(nn.MaxPool2d(2), (2, 3, 4, 4)),
+                         (nn.MaxPool2d(3, stride=1, padding=1), (2, 3, 8, 8)),
+                         (nn.AvgPool2d(3, 2, 1, count_include_pad=False), (2, 3, 4, 4)),
+                         (nn.AdaptiveAvgPool2d(1), (2, 3, 1, 1)),
+                         (nn.AdaptiveAvgPool2d((2, None)), (2, 3, 2, 8))]:
+        out = layer(x)
+        assert out.shape == shape and out.dtype == np.float32
+        rebuilt = nn.module_from_config(json.loads(json.dumps(nn.module_to_config(layer))))
+        np.testing.assert_array_equal(rebuilt(x).numpy(), out.numpy())
+
+
+def test_pooling_bad_input_names_the_shapes():
+    with pytest.raises(ValueError, match=r"4-D input \(N, C, H, W\), got shape \(3, 8\)"):
+        F.max_pool2d(bpnn.randn(3, 8), 2)
+    with pytest.raises(ValueError, match=r"\(2, 2\).*smaller than the kernel.*\(3, 3\)"):
+        nn.MaxPool2d(3)(bpnn.randn(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="at most half"):
+        nn.AvgPool2d(2, padding=2)(bpnn.randn(1, 1, 6, 6))
+    with pytest.raises(ValueError, match="output_size"):
+        F.adaptive_avg_pool2d(bpnn.randn(1, 1, 4, 4), 0)
