@@ -36,6 +36,8 @@ class LevenbergMarquardt(ClosureOptimizer):
     Parameters
     ----------
     params : iterable of Parameter
+    lr : float, default 1
+        Fraction of the LM step taken (1, the full step, is ``trainlm``'s rule).
     mu : float, default 1e-3
         Initial damping.
     mu_decrease, mu_increase : float, default 0.1, 10
@@ -77,7 +79,7 @@ class LevenbergMarquardt(ClosureOptimizer):
     True
     """
 
-    def __init__(self, params, mu: float = 1e-3, mu_decrease: float = 0.1,
+    def __init__(self, params, lr: float = 1.0, mu: float = 1e-3, mu_decrease: float = 0.1,
                  mu_increase: float = 10.0, mu_max: float = 1e10, max_iter: int = 1,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
                  residual_fn=None, max_params: int = 5000):
@@ -88,7 +90,7 @@ class LevenbergMarquardt(ClosureOptimizer):
         if residual_fn is not None and not callable(residual_fn):
             raise TypeError("residual_fn must be callable and return the residual Tensor")
         super().__init__(params, dict(
-            mu=mu, mu_decrease=mu_decrease, mu_increase=mu_increase, mu_max=mu_max,
+            lr=lr, mu=mu, mu_decrease=mu_decrease, mu_increase=mu_increase, mu_max=mu_max,
             max_iter=max_iter, tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
             max_params=max_params))
         self.residual_fn = residual_fn
@@ -165,7 +167,7 @@ class LevenbergMarquardt(ClosureOptimizer):
                 except xp.linalg.LinAlgError:
                     delta = None
                 if delta is not None:
-                    self._flat.add_(1.0, delta)
+                    self._flat.add_(group["lr"], delta)
                     with no_grad():
                         r_new = residual_fn().data.reshape(-1)
                     state["func_evals"] += 1
