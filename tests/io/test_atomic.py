@@ -50,6 +50,38 @@ _STOP_IN_FSYNC = textwrap.dedent("""
 """)
 
 
+# Shared by the training child process and the test: data, network and training options.
+_TRAINING_SETUP = textwrap.dedent("""
+    import numpy as np
+    import bpnn
+    from bpnn import nn
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(128, 32)).astype("float32")
+    y = (x[:, :4].sum(axis=1) > 0).astype("int64") + (x[:, 4] > 1)
+    options = dict(batch_size=32, verbose=0, shuffle=True)
+
+    def build():
+        bpnn.manual_seed(7)
+        net = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 64),
+                            nn.ReLU(), nn.Linear(64, 3))
+        return bpnn.Model(net, "cross_entropy", "adam", lr=1e-3)
+""")
+
+# Trains for many epochs with a checkpoint after each, printing each epoch once it is saved.
+_TRAIN_WITH_CHECKPOINTS = _TRAINING_SETUP + textwrap.dedent("""
+    import sys
+    from bpnn.callbacks import Callback, ModelCheckpoint
+
+    class Announce(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            print(epoch + 1, flush=True)
+
+    build().fit(x, y, epochs=100000, callbacks=[ModelCheckpoint(sys.argv[1]), Announce()],
+                **options)
+""")
+
+
 def _start(script, path):
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     return subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE,
@@ -141,3 +173,32 @@ def test_save_into_missing_folder_or_onto_a_folder(tmp_path):
         bpnn.save(nn.Linear(2, 2), tmp_path / "missing" / "net.bpnn")
     with pytest.raises(IsADirectoryError, match="it is a folder"):
         bpnn.save(nn.Linear(2, 2), tmp_path)
+
+
+def test_training_killed_mid_checkpoint_resumes_bit_identically(tmp_path):
+    setup = {}
+    exec(_TRAINING_SETUP, setup)  # the same data and network as the child process
+    path = tmp_path / "model.bpnn"
+    chooser = random.Random(7)
+    for _ in range(2):
+        process = _start(_TRAIN_WITH_CHECKPOINTS, path)
+        try:
+            first = process.stdout.readline()
+            assert first.strip().isdigit(), first
+            time.sleep(chooser.uniform(0.0, 0.3))
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+        announced = [int(first)] + [int(line) for line in process.stdout.read().split()]
+        process.stdout.close()
+        resumed = bpnn.load(path)
+        saved_epoch = resumed.epoch
+        assert saved_epoch in (announced[-1], announced[-1] + 1)
+        _leftovers(tmp_path, "model.bpnn")
+
+        resumed.fit(setup["x"], setup["y"], epochs=saved_epoch + 2, initial_epoch=saved_epoch,
+                    **setup["options"])
+        reference = setup["build"]()
+        reference.fit(setup["x"], setup["y"], epochs=saved_epoch + 2, **setup["options"])
+        for key, value in reference.get_weights().items():
+            np.testing.assert_array_equal(resumed.get_weights()[key], value, err_msg=key)
