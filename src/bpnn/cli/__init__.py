@@ -1,0 +1,243 @@
+"""The ``bpnn`` command line: train, evaluate and predict on CSV files, explain backpropagation.
+
+``main(argv)`` returns the exit code, so tests (and notebooks) can run a command in-process:
+
+>>> from bpnn.cli import main
+>>> main(["explain", "--format", "json"])  # doctest: +SKIP
+0
+
+Problems with the user's input raise :class:`CLIError`; ``main`` turns it into one line on
+stderr and exit code 2 (``--debug`` shows the traceback instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+import bpnn
+from bpnn.cli.errors import CLIError
+
+__all__ = ["CLIError", "build_parser", "main"]
+
+DESCRIPTION = """\
+Backpropagation neural networks on CSV files.
+
+  bpnn demo                          train on the bundled phone-price data and print the report
+  bpnn train DATA.csv --target COL   train, evaluate on a held-out split, save a model folder
+  bpnn evaluate DIR DATA.csv         metrics of a saved model on labelled data
+  bpnn predict DIR DATA.csv          predictions with the original label names
+  bpnn explain                       one backpropagation step, number by number
+  bpnn info                          version, backend, BLAS, data sets
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
+    return value
+
+
+def _hidden_sizes(text: str) -> list:
+    if text.strip() in ("", "0", "none"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths like 64,32, got {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return sizes
+
+
+def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
+    """The model and optimisation options shared by ``train`` and ``demo``."""
+    group = parser.add_argument_group("model and training")
+    group.add_argument("--task", choices=("auto", "classification", "regression"),
+                       default="auto", help="what to predict (default: auto, from the target)")
+    group.add_argument("--hidden", type=_hidden_sizes, default=defaults.hidden,
+                       help="hidden layer widths, comma separated "
+                            f"(default: {','.join(map(str, defaults.hidden))})")
+    group.add_argument("--activation", default=defaults.activation,
+                       choices=("relu", "tanh", "sigmoid", "elu", "leaky_relu"),
+                       help=f"hidden activation (default: {defaults.activation})")
+    group.add_argument("--dropout", type=_fraction, default=defaults.dropout,
+                       help=f"dropout after each hidden layer (default: {defaults.dropout})")
+    group.add_argument("--optimizer", default=defaults.optimizer,
+                       help=f"optimizer name (default: {defaults.optimizer})")
+    group.add_argument("--lr", type=float, default=defaults.lr,
+                       help=f"learning rate (default: {defaults.lr:g})")
+    group.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                       help=f"L2 weight decay (default: {defaults.weight_decay:g})")
+    group.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
+                       help=f"maximum epochs (default: {defaults.epochs})")
+    group.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
+                       help=f"mini-batch size (default: {defaults.batch_size})")
+    group.add_argument("--val-split", type=_fraction, default=defaults.val_split,
+                       help="fraction of the non-test rows used for validation "
+                            f"(default: {defaults.val_split})")
+    group.add_argument("--test-split", type=_fraction, default=defaults.test_split,
+                       help=f"fraction of rows held out for the test (default: "
+                            f"{defaults.test_split})")
+    group.add_argument("--early-stopping", type=_non_negative_int,
+                       default=defaults.early_stopping,
+                       help="stop after this many epochs without a better validation loss and "
+                            f"restore the best weights; 0 = off (default: "
+                            f"{defaults.early_stopping})")
+    group.add_argument("--seed", type=_non_negative_int, default=defaults.seed,
+                       help=f"random seed for splits, initialisation and shuffling (default: "
+                            f"{defaults.seed})")
+    group.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bpnn`` argument parser with its subcommands."""
+    from bpnn.cli import commands
+
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback on errors")
+    parser = argparse.ArgumentParser(
+        prog="bpnn", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"bpnn {bpnn.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    train = sub.add_parser("train", parents=[debug], help="train a network on a CSV file",
+                           description="Train on DATA.csv, evaluate on a held-out test split "
+                                       "and write a model folder.")
+    train.add_argument("data", metavar="DATA.csv")
+    train.add_argument("--target", required=True, metavar="COLUMN", help="column to predict")
+    train.add_argument("--out", metavar="DIR", help="model folder to create "
+                       "(default: <DATA>_model next to the current directory)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_training_options(train, commands.DEFAULTS)
+    train.set_defaults(handler=commands.train)
+
+    evaluate = sub.add_parser("evaluate", parents=[debug], help="metrics of a saved model",
+                              description="Print (and return) a saved model's metrics on "
+                                          "labelled data.")
+    evaluate.add_argument("model", metavar="DIR")
+    evaluate.add_argument("data", metavar="DATA.csv")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(handler=commands.evaluate)
+
+    predict = sub.add_parser("predict", parents=[debug], help="predict with a saved model",
+                             description="Write predictions with the original label names "
+                                         "(a target column, if present, is ignored).")
+    predict.add_argument("model", metavar="DIR")
+    predict.add_argument("data", metavar="DATA.csv")
+    predict.add_argument("-o", "--output", metavar="FILE", default="predictions.csv",
+                         help="CSV to write, '-' for stdout (default: predictions.csv)")
+    predict.add_argument("--proba", action="store_true",
+                         help="add one probability column per class (classification)")
+    predict.set_defaults(handler=commands.predict)
+
+    explain = sub.add_parser("explain", parents=[debug],
+                             help="one backpropagation step, number by number",
+                             description="Trace one forward pass, backward pass and SGD step "
+                                         "of a small network with bpnn's engine (default: the "
+                                         "classic 2-2-2 example).")
+    explain.add_argument("--network", metavar="FILE.json",
+                         help="network description (input, target, layers with weights and "
+                              "bias, activation, learning_rate)")
+    explain.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    explain.set_defaults(handler=_explain)
+
+    demo = sub.add_parser("demo", parents=[debug],
+                          help="train on the bundled phone-price data and print the report",
+                          description="The main job with no arguments: train on the bundled "
+                                      "phone-price data (Kaggle 'Mobile Price Classification') "
+                                      "and print the report.")
+    demo.add_argument("--out", metavar="DIR",
+                      help="keep the model folder here (default: a temporary folder)")
+    demo.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_training_options(demo, commands.DEFAULTS)
+    demo.set_defaults(handler=commands.demo)
+
+    info = sub.add_parser("info", parents=[debug], help="version, backend, BLAS, data sets")
+    info.set_defaults(handler=_info)
+    return parser
+
+
+def _explain(args) -> int:
+    from bpnn.cli import explain
+
+    return explain.run(args)
+
+
+def _info(args) -> int:
+    from bpnn.cli import info
+
+    return info.run(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # Library warnings become one "bpnn: warning:" line each, not a source-location dump.
+    print(f"bpnn: warning: {message}", file=sys.stderr if file is None else file)
+
+
+def main(argv=None) -> int:
+    """Run the ``bpnn`` command line and return its exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on bad input (one line on stderr), 1 on an unexpected error,
+        130 when interrupted.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed usage and the problem already
+        return int(exit_.code or 0)
+    debug = getattr(args, "debug", False)
+    previous_showwarning = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _show_warning
+            return int(args.handler(args) or 0)
+    except CLIError as error:
+        if debug:
+            raise
+        print(f"bpnn: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("bpnn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - a bug should still not dump a traceback
+        if debug:
+            raise
+        print(f"bpnn: internal error: {type(error).__name__}: {error} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = previous_showwarning
