@@ -9,6 +9,8 @@ from bpnn.backend import xp
 from bpnn.optim._closure_optimizer import ClosureOptimizer
 from bpnn.optim.registry import register_optimizer
 
+_JACOBIANS = ("backprop", "central_difference")
+
 
 class LevenbergMarquardt(ClosureOptimizer):
     r"""Levenberg-Marquardt: Gauss-Newton steps blended with gradient descent by a damping mu.
@@ -52,6 +54,11 @@ class LevenbergMarquardt(ClosureOptimizer):
         Stop when the sum of squares falls by less than this.
     residual_fn : callable, optional
         ``residual_fn() -> Tensor``; used instead of ``closure.residuals``.
+    jacobian : {"backprop", "central_difference"}, default "backprop"
+        ``"backprop"``: exact rows, one backward pass per residual. ``"central_difference"``:
+        columns from ``2 n`` forward passes (no graph), far cheaper when the residuals
+        outnumber the parameters many times (a 2,000-sample, 4-output data set has 8,000
+        residuals), at the cost of finite-difference error (use float64).
     max_params : int, default 5000
         Refuse larger models (``J' J`` is dense).
 
@@ -82,17 +89,19 @@ class LevenbergMarquardt(ClosureOptimizer):
     def __init__(self, params, lr: float = 1.0, mu: float = 1e-3, mu_decrease: float = 0.1,
                  mu_increase: float = 10.0, mu_max: float = 1e10, max_iter: int = 1,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
-                 residual_fn=None, max_params: int = 5000):
+                 residual_fn=None, jacobian: str = "backprop", max_params: int = 5000):
         if not (mu > 0 and 0 < mu_decrease < 1 < mu_increase and mu_max > mu):
             raise ValueError("LevenbergMarquardt needs mu > 0, 0 < mu_decrease < 1 < "
                              f"mu_increase and mu_max > mu; got mu={mu}, mu_decrease="
                              f"{mu_decrease}, mu_increase={mu_increase}, mu_max={mu_max}")
+        if jacobian not in _JACOBIANS:
+            raise ValueError(f"jacobian must be one of {_JACOBIANS}, got {jacobian!r}")
         if residual_fn is not None and not callable(residual_fn):
             raise TypeError("residual_fn must be callable and return the residual Tensor")
         super().__init__(params, dict(
             lr=lr, mu=mu, mu_decrease=mu_decrease, mu_increase=mu_increase, mu_max=mu_max,
             max_iter=max_iter, tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
-            max_params=max_params))
+            jacobian=jacobian, max_params=max_params))
         self.residual_fn = residual_fn
         n = self._flat.numel
         if n > max_params:
@@ -101,7 +110,9 @@ class LevenbergMarquardt(ClosureOptimizer):
                              "use LBFGS for large models, or raise max_params")
 
     def jacobian(self, residual_fn):
-        """Residuals (flat) and their Jacobian ``(m, n)`` by one backward pass per residual."""
+        """Residuals (flat) and their Jacobian ``(m, n)``, by the method ``jacobian`` names."""
+        if self.param_groups[0]["jacobian"] == "central_difference":
+            return self._jacobian_by_differences(residual_fn)
         with enable_grad():
             residuals = residual_fn()
         if not isinstance(residuals, Tensor) or not residuals.requires_grad:
@@ -119,6 +130,25 @@ class LevenbergMarquardt(ClosureOptimizer):
             rows[i] = self._flat.grad()
         self._flat.zero_grad()
         return residuals.data.reshape(-1).astype(self._flat.dtype, copy=False), rows
+
+    def _jacobian_by_differences(self, residual_fn):
+        x = self._flat.pack()
+        with no_grad():
+            residuals = residual_fn().data.reshape(-1).astype(self._flat.dtype, copy=False)
+            rows = xp.empty((residuals.size, x.size), dtype=self._flat.dtype)
+            steps = xp.finfo(x.dtype).eps ** (1 / 3) * xp.maximum(1.0, abs(x))
+            shifted = x.copy()
+            for j in range(x.size):
+                shifted[j] = x[j] + steps[j]
+                self._flat.unpack(shifted)
+                plus = residual_fn().data.reshape(-1)
+                shifted[j] = x[j] - steps[j]
+                self._flat.unpack(shifted)
+                rows[:, j] = (plus - residual_fn().data.reshape(-1)) / (2 * steps[j])
+                shifted[j] = x[j]
+        self._flat.unpack(x)
+        self.global_state["func_evals"] += 1 + 2 * x.size
+        return residuals, rows
 
     def step(self, closure=None):
         """Run up to ``max_iter`` LM iterations (see the class docstring for the protocol).
