@@ -20,6 +20,7 @@ from bpnn import (
     optim,  # noqa: E402
     preprocessing,  # noqa: E402
     regularizers,  # noqa: E402
+    transforms,  # noqa: E402
 )
 from bpnn.autograd import (  # noqa: E402
     Function,
