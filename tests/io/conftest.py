@@ -2,6 +2,7 @@
 
 import json
 import math
+import pathlib
 import struct
 
 import numpy as np
@@ -17,7 +18,7 @@ def parse_whole_file(path):
     Written apart from ``bpnn.io`` on purpose, so that the test does not trust the code it
     checks. Returns ``(metadata, meta, arrays)``.
     """
-    data = open(path, "rb").read()
+    data = pathlib.Path(path).read_bytes()
     assert len(data) >= 8, f"{path}: shorter than a safetensors header"
     (header_length,) = struct.unpack("<Q", data[:8])
     assert 8 + header_length <= len(data), f"{path}: header runs past the end"

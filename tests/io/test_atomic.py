@@ -111,6 +111,7 @@ def test_kill_inside_fsync_keeps_the_previous_file(tmp_path):
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
+        process.stdout.close()
     assert _filled_with(path) == 1
     left = _leftovers(tmp_path, "net.bpnn")
     assert len(left) == 1  # the killed write, under its own hidden name, never at `path`
