@@ -197,3 +197,20 @@ def test_loading_a_state_dict_of_another_shape_is_refused():
     target = bpnn.optim.Adam([Parameter(np.zeros(4))])
     with pytest.raises(ValueError, match=r"'exp_avg' of parameter 0 has shape \(3,\)"):
         target.load_state_dict(source.state_dict())
+
+
+def test_rmsprop_momentum_switched_on_later_starts_from_a_zero_buffer(torch):
+    # a momentum set after the first step (e.g. by OneCycleLR) starts a zero buffer, as
+    # torch's own initial state; torch itself raises KeyError here, so it gets one by hand
+    ours = Parameter(np.array([1.0, -2.0]))
+    theirs = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    optimizer = bpnn.optim.RMSprop([ours], lr=0.01)
+    reference = torch.optim.RMSprop([theirs], lr=0.01, momentum=0.9)
+    reference.param_groups[0]["momentum"] = 0.0
+    for step in range(1, 6):
+        if step == 3:
+            optimizer.param_groups[0]["momentum"] = reference.param_groups[0]["momentum"] = 0.9
+            reference.state[theirs]["momentum_buffer"] = torch.zeros_like(theirs)
+        _step_bpnn(optimizer, {"x": ours}, step)
+        _step_torch(reference, {"x": theirs}, step)
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12)

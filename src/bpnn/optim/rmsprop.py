@@ -93,7 +93,9 @@ class RMSprop(Optimizer):
         scratch += group["eps"]
         xp.divide(direction, scratch, out=scratch)
         if group["momentum"] > 0:
-            buffer = state["momentum_buffer"]
+            buffer = state.get("momentum_buffer")
+            if buffer is None:  # momentum switched on later, e.g. by OneCycleLR
+                buffer = state["momentum_buffer"] = xp.zeros_like(param.data)
             buffer *= group["momentum"]
             buffer += scratch
             xp.multiply(buffer, group["lr"], out=scratch)
