@@ -86,7 +86,9 @@ def test_evaluate_matches_scores_computed_by_hand():
     assert scores["loss"] == pytest.approx(expected_loss, rel=1e-5)
     members = ensemble.evaluate_members(x, y)
     for model, member_scores in zip(ensemble.models, members, strict=True):
-        assert member_scores["accuracy"] == pytest.approx(model.evaluate(x, y)["accuracy"])
+        own = model.evaluate(x, y)
+        assert member_scores["accuracy"] == pytest.approx(own["accuracy"])
+        assert member_scores["loss"] == pytest.approx(own["loss"], rel=1e-5)
     voted = bpnn.Ensemble(ensemble.models, method="vote")
     labels = voted.predict(x)
     assert set(voted.evaluate(x, y)) == {"accuracy"}

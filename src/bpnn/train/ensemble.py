@@ -186,9 +186,9 @@ class Ensemble:
             scores[metric.name] = metric(y, output)
         return scores
 
-    def _mean_loss(self, combined, y):
-        """The first member's loss on the combined output, in probability space."""
-        loss = getattr(self.models[0], "loss", None)
+    @staticmethod
+    def _probability_loss(combined, y, loss):
+        """``loss`` of an output that :func:`_probability_transform` made (probabilities)."""
         if loss is None:
             return None
         transform = _probability_transform(loss)
@@ -231,18 +231,21 @@ class Ensemble:
             one_hot = xp.zeros(outputs[0].shape, dtype=outputs[0].dtype)
             one_hot[xp.arange(len(combined)), combined] = 1
             return self._scores(one_hot, y, names, None)
-        return self._scores(combined, y, names, self._mean_loss(combined, y))
+        loss = self._probability_loss(combined, y, getattr(self.models[0], "loss", None))
+        return self._scores(combined, y, names, loss)
 
     def evaluate_members(self, x, y, metrics=None, batch_size=None) -> list:
-        """Each member's scores on ``(x, y)`` (same metrics as :meth:`evaluate`).
+        """Each member's scores on ``(x, y)`` (same metrics and loss as :meth:`evaluate`).
 
         Returns
         -------
         list of dict
         """
         names = self._metric_names(metrics)
-        return [self._scores(output, y, names, None)
-                for output in self.predict_members(x, batch_size)]
+        outputs = self.predict_members(x, batch_size)
+        return [self._scores(output, y, names,
+                             self._probability_loss(output, y, getattr(model, "loss", None)))
+                for model, output in zip(self.models, outputs, strict=True)]
 
     # ---------------------------------------------------------------- training
     @classmethod
