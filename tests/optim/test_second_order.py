@@ -373,3 +373,16 @@ def test_registered_by_name_and_rebuilt_from_config(name, cls):
     again = bpnn.optim.optimizer_from_config(config["name"], [w], config["defaults"],
                                              opt.state_dict())
     assert type(again) is cls and again.defaults == opt.defaults
+
+
+@pytest.mark.parametrize("module", [
+    "bpnn.optim.line_search", "bpnn.optim.lbfgs", "bpnn.optim.bfgs", "bpnn.optim.dfp",
+    "bpnn.optim.conjugate_gradient", "bpnn.optim.newton", "bpnn.optim.levenberg_marquardt",
+])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    failures, tried = doctest.testmod(importlib.import_module(module),
+                                      optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0 and tried > 0

@@ -83,9 +83,9 @@ def strong_wolfe(phi, step, loss, grad, slope, direction, c1: float = 1e-4, c2: 
     -------
     >>> import numpy as np
     >>> phi = lambda t: ((1 - t) ** 2, np.array([-2 * (1 - t)]))  # f(x)=x^2, x=-1, d=1
-    >>> result = strong_wolfe(phi, 0.1, 1.0, np.array([-2.0]), -2.0, np.array([1.0]))
-    >>> round(result.step, 6)
-    1.0
+    >>> result = strong_wolfe(phi, 0.1, 1.0, np.array([-2.0]), -2.0, np.array([1.0]), c2=0.1)
+    >>> round(result.step, 6), result.evaluations  # the cubic through two points is exact
+    (1.0, 2)
     """
     if not slope < 0:
         raise ValueError(f"strong_wolfe needs a descent direction (grad . d < 0), got {slope}")
