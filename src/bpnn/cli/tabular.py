@@ -280,7 +280,7 @@ class TabularPreprocessor:
             missing = int(series.isna().sum())
             if missing == len(series):
                 raise DataError(f"column {name!r} has no values in the {len(series)} training "
-                                "rows; remove it or fill it in")
+                                "row(s); remove it or fill it in")
             numeric = _numeric_values(series)
             if numeric is not None:
                 fill = float(numeric.median())
