@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bpnn.callbacks.learning_rate_scheduler import get_lr
 from bpnn.callbacks.monitor import MonitorCallback
 
 
@@ -13,6 +12,7 @@ class ReduceLROnPlateau(MonitorCallback):
     drops when it reaches ``patience`` (PyTorch's ``ReduceLROnPlateau(patience=p - 1,
     threshold_mode="abs", threshold=min_delta)`` gives the same rates); then ``cooldown``
     epochs pass before counting again. Each parameter group is scaled, never below ``min_lr``.
+    The logs' ``lr`` stays the rate used during the epoch; a reduction shows from the next one.
 
     Parameters
     ----------
@@ -62,8 +62,6 @@ class ReduceLROnPlateau(MonitorCallback):
             if self.wait >= self.patience:
                 self._reduce(epoch)
                 self.cooldown_counter, self.wait = self.cooldown, 0
-        if logs is not None:
-            logs["lr"] = get_lr(self.model.optimizer)
 
     def _reduce(self, epoch):
         for group in self.model.optimizer.param_groups:

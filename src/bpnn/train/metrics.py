@@ -217,10 +217,14 @@ class MeanSquaredError(_RegressionMetric):
 
 
 class RootMeanSquaredError(MeanSquaredError):
+    """Square root of each output's mean squared error, averaged over outputs (scikit-learn)."""
+
     name = "rmse"
 
     def result(self):
-        return float(xp.sqrt(super().result()))
+        if not self.count:
+            return 0.0
+        return float(xp.mean(xp.sqrt(xp.asarray(self.sq_error) / self.count)))
 
 
 class R2Score(_RegressionMetric):

@@ -564,7 +564,8 @@ class Model:
             self.history = History()
         progress = make_progress(verbose, epochs, len(loader),
                                  "Iteration" if closure_mode and len(loader) == 1 else "Epoch")
-        listed = [self.history, *callbacks] + ([progress] if progress is not None else [])
+        # History and the display come last so they see keys that callbacks add to the logs.
+        listed = [*callbacks, self.history] + ([progress] if progress is not None else [])
         self._callbacks = CallbackList(listed, self)
         self._user_callbacks = callbacks
         self.stop_training, self._update_cancelled = False, False
