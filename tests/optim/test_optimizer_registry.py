@@ -114,3 +114,19 @@ def test_get_accepts_a_config_dict_and_keras_learning_rate():
         bpnn.optim.get("sgd", _params(), lr=0.1, learning_rate=0.2)
     with pytest.raises(ValueError, match=r"needs a 'name' key .*got keys \['defaults'\]"):
         bpnn.optim.get({"defaults": {}}, _params())
+
+
+@pytest.mark.parametrize("saved_step", [4, 4.0, np.array(4.0)], ids=["int", "float", "0-d array"])
+def test_a_step_count_loaded_as_float_or_array_continues_as_int(saved_step):
+    params = _params()
+    optimizer = bpnn.optim.Adam(params, lr=0.1)
+    for p in params:
+        p.grad = np.ones(p.shape, dtype=np.float32)
+    optimizer.step()
+    state = optimizer.state_dict()
+    for entry in state["state"].values():
+        entry["step"] = saved_step
+    optimizer.load_state_dict(state)
+    optimizer.step()
+    assert [s["step"] for s in optimizer.state.values()] == [5, 5]
+    assert all(type(s["step"]) is int for s in optimizer.state.values())

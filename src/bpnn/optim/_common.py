@@ -46,6 +46,11 @@ def descent_direction(param_data, grad, weight_decay: float, maximize: bool):
 
 
 def next_step(state: dict) -> int:
-    """Increment and return ``state["step"]``, kept as a Python int (see the module docs)."""
+    """Increment and return ``state["step"]``, kept as a Python int.
+
+    torch keeps a float32 tensor holding the same count; an int is exact and JSON-friendly,
+    and a count loaded as a float (torch-style) or a 0-d array (safetensors) is turned back
+    into an int here.
+    """
     step = state["step"] = int(state["step"]) + 1
     return step
