@@ -59,3 +59,26 @@ def test_a_200_epoch_run_redirected_to_a_file_stays_short(regression_csv, tmp_pa
     assert sum(line.startswith("Epoch ") for line in lines) == 200
     assert len(lines) <= 220
     assert "\r" not in log.read_text()  # no progress-bar redraws in a log file
+
+
+def test_demo_prints_the_report_and_cleans_up(capsys, monkeypatch, tmp_path):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["demo", "--epochs", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "# bpnn model: price_range from phone_price.csv (bundled)" in out
+    assert "accuracy" in out and "| 3 |" in out
+    assert "bpnn demo --out DIR" in out
+    assert os.listdir(tmp_path) == []  # the temporary model folder is gone
+
+
+def test_info_names_version_blas_and_data_sets(capsys):
+    import bpnn
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"bpnn:           {bpnn.__version__}" in out
+    assert "default dtype:  float32" in out
+    assert "BLAS:" in out and "BLAS threads:" in out
+    assert "phone_price (bundled," in out

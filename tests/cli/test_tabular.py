@@ -157,3 +157,12 @@ def test_read_csv_sniffs_semicolons_and_strips_names(tmp_path):
     assert list(data.columns) == ["engine size", "color", "y"]
     assert data["color"].tolist() == ["red", "blue"]
     assert data["engine size"].tolist() == [1.5, 2.5]
+
+
+def test_read_csv_question_marks_are_missing_and_latin1_is_read(tmp_path):
+    path = tmp_path / "uci.csv"
+    path.write_bytes("city,size,y\nK\xf6ln,?,1\nM\xfcnchen,2.5,0\n".encode("latin-1"))
+    data = read_csv(str(path))
+    assert data["city"].tolist() == ["K\xf6ln", "M\xfcnchen"]
+    assert data["size"].isna().tolist() == [True, False]
+    assert data["size"].dtype == np.float64

@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("data", metavar="DATA.csv")
     train.add_argument("--target", required=True, metavar="COLUMN", help="column to predict")
     train.add_argument("--out", metavar="DIR", help="model folder to create "
-                       "(default: <DATA>_model next to the current directory)")
+                       "(default: <DATA>_model in the current directory)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_training_options(train, commands.DEFAULTS)
     train.set_defaults(handler=commands.train)

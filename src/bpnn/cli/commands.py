@@ -215,7 +215,8 @@ def _check_options(args) -> None:
         raise CLIError(f"--weight-decay must be non-negative, got {args.weight_decay:g}")
 
 
-def train_model(args, data: str, out: str, data_name: str | None = None) -> dict:
+def train_model(args, data: str, out: str, data_name: str | None = None,
+                next_step: str | None = None) -> dict:
     """Everything ``bpnn train`` does; returns the facts the report shows."""
     import bpnn
     from bpnn import nn
@@ -318,7 +319,8 @@ def train_model(args, data: str, out: str, data_name: str | None = None) -> dict
                          f"{best_epoch} restored" if best_epoch else "no early stopping")
             + (", stopped early" if stopped else ""),
             "train_seconds": seconds, "evaluated_on": evaluated_on, "metrics": results,
-            "out_name": folder_name,
+            "next_step": next_step or f"Predict with `bpnn predict {folder_name} DATA.csv "
+                                      "-o predictions.csv`.",
         }
 
         bpnn.save(model, folder.path(MODEL_FILE))
@@ -384,7 +386,11 @@ def demo(args) -> int:
     data = bundled_csv("phone_price")
     with tempfile.TemporaryDirectory(prefix="bpnn-demo-") as scratch:
         out = args.out or os.path.join(scratch, "phone_price_model")
-        facts = train_model(args, data, out, data_name="phone_price.csv (bundled)")
+        next_step = None if args.out else (
+            "This demo's model folder was temporary: keep one with `bpnn demo --out DIR`, or "
+            "train on your own table with `bpnn train DATA.csv --target COLUMN`.")
+        facts = train_model(args, data, out, data_name="phone_price.csv (bundled)",
+                            next_step=next_step)
         print()
         print(facts["report"], end="")
         if args.out:

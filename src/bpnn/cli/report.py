@@ -171,5 +171,5 @@ def markdown_report(facts: dict) -> str:
               "- `bpnn-model.json`: what this folder is and how it was trained",
               "- `metrics.json`, `history.csv`, `curves.png`"
               + (", `confusion.png`" if facts["task"] == "classification" else ""), "",
-              f"Predict with `bpnn predict {facts['out_name']} DATA.csv -o predictions.csv`.", ""]
+              facts["next_step"], ""]
     return "\n".join(lines)

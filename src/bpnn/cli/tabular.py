@@ -36,9 +36,9 @@ def _pandas():
 def read_csv(path: str):
     """Read ``path`` into a pandas DataFrame, or raise a one-line :class:`DataError`.
 
-    The delimiter (comma, semicolon, tab or bar) is sniffed from the first 64 KiB; blanks after
-    a delimiter and around column names are dropped; empty cells and ``NA``-like strings are
-    missing values.
+    The delimiter (comma, semicolon, tab or bar) is sniffed from the first 64 KiB; the text is
+    UTF-8 or else Latin-1; blanks after a delimiter and around column names are dropped; empty
+    cells, ``NA``-like strings and ``?`` are missing values.
 
     Parameters
     ----------
@@ -73,21 +73,24 @@ def read_csv(path: str):
         raise DataError(f"{path} is empty")
     if b"\x00" in head:
         raise DataError(f"{path} is not a CSV file (it looks binary)")
+    encoding = "utf-8-sig"
     try:
-        text = head.decode("utf-8-sig")
+        text = head.decode(encoding)
     except UnicodeDecodeError as error:
-        # A multi-byte character cut at the sniffing boundary is fine; anything earlier is not.
-        if error.start < len(head) - 4:
-            raise DataError(f"{path} is not a UTF-8 text CSV file (undecodable byte at "
-                            f"position {error.start})") from None
-        text = head[:error.start].decode("utf-8-sig")
+        if error.start >= len(head) - 4:  # a multi-byte character cut at the sniffing boundary
+            text = head[:error.start].decode(encoding)
+        else:  # spreadsheet exports are often Latin-1, which decodes any byte
+            encoding = "latin-1"
+            text = head.decode(encoding)
     lines = [line for line in text.splitlines() if line.strip()]
     try:
         delimiter = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = ","
     try:
-        frame = pandas.read_csv(path, sep=delimiter, skipinitialspace=True, encoding="utf-8-sig")
+        # "?" marks a missing value in many public data sets (the UCI repository's habit).
+        frame = pandas.read_csv(path, sep=delimiter, skipinitialspace=True, encoding=encoding,
+                                na_values=["?"])
     except pandas.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
     except (pandas.errors.ParserError, UnicodeDecodeError, ValueError) as error:
