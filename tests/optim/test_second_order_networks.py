@@ -236,3 +236,12 @@ def test_model_fit_with_lm_reaches_the_target(sine):
     model = bpnn.Model(net, "mse", optimizer=LevenbergMarquardt(net.parameters()))
     model.fit(x.data, y.data, epochs=30, verbose=0)
     assert _mse(net, x, y) < 1e-4
+
+
+def test_model_fit_with_explicit_batch_size_steps_per_batch(sine):
+    x, y = sine
+    net = _network(1, 10, 1)
+    opt = BFGS(net.parameters())
+    model = bpnn.Model(net, "mse", optimizer=opt)
+    model.fit(x.data, y.data, epochs=3, batch_size=32, verbose=0)
+    assert opt.global_state["n_iter"] == 3 * 2  # 64 samples in two batches of 32
