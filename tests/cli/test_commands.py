@@ -255,3 +255,18 @@ def test_usage_errors_exit_2(capsys):
     assert "expected comma-separated layer widths" in capsys.readouterr().err
     assert main(["train", "x.csv", "--target", "y", "--optimizer", "adamm", "--epochs", "1"]) \
         == 2
+
+
+def test_a_class_with_one_row_still_gets_an_output(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    labels = np.where(x > 0, "up", "down").astype(object)
+    labels[0] = "rare"
+    path = _write(tmp_path / "rare.csv", pd.DataFrame({"x": x, "z": x ** 2, "y": labels})
+                  .to_csv(index=False))
+    assert main(["train", path, "--target", "y", "--out", str(tmp_path / "m"), "--epochs", "5",
+                 "--quiet"]) == 0
+    assert "class(es) 'rare' have a single row" in capsys.readouterr().err
+    prep = json.loads((tmp_path / "m" / "preprocessing.json").read_text())
+    assert prep["classes"] == ["down", "rare", "up"]
+    assert main(["evaluate", str(tmp_path / "m"), path]) == 0

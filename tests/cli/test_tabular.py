@@ -166,3 +166,11 @@ def test_read_csv_question_marks_are_missing_and_latin1_is_read(tmp_path):
     assert data["city"].tolist() == ["K\xf6ln", "M\xfcnchen"]
     assert data["size"].isna().tolist() == [True, False]
     assert data["size"].dtype == np.float64
+
+
+def test_all_labels_give_classes_missing_from_the_training_rows(frame):
+    prep = TabularPreprocessor("label", "classification").fit(frame.iloc[:4],
+                                                              all_labels=frame["label"])
+    assert prep.classes_ == ["cheap", "dear", "mid"]
+    assert TabularPreprocessor("label", "classification").fit(frame.iloc[:4]).classes_ == [
+        "cheap", "dear"]

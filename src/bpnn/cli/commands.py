@@ -257,7 +257,7 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
 
         bpnn.manual_seed(args.seed)
         preprocessor = TabularPreprocessor(args.target, task, drop=ids).fit(
-            frame.iloc[train_rows])
+            frame.iloc[train_rows], all_labels=frame[args.target])
         for note in preprocessor.notes_:
             print(f"bpnn: note: {note}", file=sys.stderr)
 

@@ -267,8 +267,16 @@ class TabularPreprocessor:
         self.drop = list(drop)
 
     # ------------------------------------------------------------------ learning
-    def fit(self, frame) -> TabularPreprocessor:
+    def fit(self, frame, all_labels=None) -> TabularPreprocessor:
         """Learn imputation values, scales, categories and the target encoding from ``frame``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The training rows, target included.
+        all_labels : pandas.Series, optional
+            Every row's label, so that a class too rare to reach the training rows still gets
+            an output (the set of labels is no information about the held-out rows' features).
 
         Raises
         ------
@@ -307,6 +315,8 @@ class TabularPreprocessor:
         if not self.columns_:
             raise DataError(f"no feature columns left besides the target {self.target!r}")
         labels = frame[self.target].dropna()
+        if self.task == "classification" and all_labels is not None:
+            labels = all_labels.dropna()
         if self.task == "classification":
             values = [_plain(v) for v in labels.unique()]
             if all(isinstance(v, (int, float)) for v in values):
