@@ -126,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "and write a model folder.")
     train.add_argument("data", metavar="DATA.csv")
     train.add_argument("--target", required=True, metavar="COLUMN", help="column to predict")
-    train.add_argument("--out", metavar="DIR", help="model folder to create "
+    train.add_argument("--out", metavar="DIR", help="model folder to create; an earlier bpnn "
+                       "model folder there is replaced, any other folder is left alone "
                        "(default: <DATA>_model in the current directory)")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_training_options(train, commands.DEFAULTS)
     train.set_defaults(handler=commands.train)
 
@@ -169,7 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
                                       "and print the report.")
     demo.add_argument("--out", metavar="DIR",
                       help="keep the model folder here (default: a temporary folder)")
-    demo.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_training_options(demo, commands.DEFAULTS)
     demo.set_defaults(handler=commands.demo)
 
@@ -216,10 +215,8 @@ def main(argv=None) -> int:
     except SystemExit as exit_:  # argparse has printed usage and the problem already
         return int(exit_.code or 0)
     debug = getattr(args, "debug", False)
-    previous_showwarning = warnings.showwarning
-    warnings.showwarning = _show_warning
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # restores the caller's warning settings afterwards
             warnings.simplefilter("always", UserWarning)
             warnings.showwarning = _show_warning
             return int(args.handler(args) or 0)
@@ -239,5 +236,3 @@ def main(argv=None) -> int:
         print(f"bpnn: internal error: {type(error).__name__}: {error} "
               "(run again with --debug for the traceback)", file=sys.stderr)
         return 1
-    finally:
-        warnings.showwarning = previous_showwarning
