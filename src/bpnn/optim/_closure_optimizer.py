@@ -33,6 +33,9 @@ class ClosureOptimizer(Optimizer):
     max_rejections = 10
     #: ``max_eval`` defaults to ``max_iter`` times this (torch's LBFGS: 5/4).
     evaluations_per_iteration = 25
+    #: torch's LBFGS leaves a fixed step (no line search) of the last iteration unevaluated;
+    #: the next ``step`` checks it and, if it is non-finite, goes back and retries.
+    skip_last_evaluation = False
 
     def __init__(self, params, defaults: dict):
         max_iter = defaults["max_iter"]
@@ -125,6 +128,16 @@ class ClosureOptimizer(Optimizer):
         state["converged"] = False
         orig_loss, loss, grad = self._evaluate(closure)
         current_evals = 1
+        check_every_step = not self.skip_last_evaluation
+        unchecked = state.pop("unchecked_x", None)
+        if unchecked is not None and not (math.isfinite(loss) and is_finite(grad)):
+            # the previous call's unevaluated fixed step went non-finite: undo it, and this
+            # time evaluate every step so that the rejection rule can shrink it
+            self._flat.unpack(unchecked)
+            self._reset_history(state)
+            orig_loss, loss, grad = self._evaluate(closure)
+            current_evals += 1
+            check_every_step = True
         if not (math.isfinite(loss) and is_finite(grad)):
             raise FloatingPointError(
                 f"{type(self).__name__}: the loss ({loss}) or its gradient is not finite at the "
@@ -151,7 +164,7 @@ class ClosureOptimizer(Optimizer):
             last = n_iter == group["max_iter"]
             loss, grad, t, direction, evals = self._move(
                 closure, loss, grad, direction, slope, t, group, state,
-                max_ls=group["max_eval"] - current_evals, evaluate=not last)
+                max_ls=group["max_eval"] - current_evals, evaluate=check_every_step or not last)
             current_evals += evals
             state["d"], state["t"] = direction, t
             if last or current_evals >= group["max_eval"]:
@@ -187,6 +200,7 @@ class ClosureOptimizer(Optimizer):
             else:
                 self._flat.add_(t, direction)
                 if not evaluate:
+                    state["unchecked_x"] = x
                     return loss, grad, t, direction, evaluations
                 _, new_loss, new_grad = self._evaluate(closure)
                 evaluations += 1

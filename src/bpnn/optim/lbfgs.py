@@ -55,6 +55,7 @@ class LBFGS(ClosureOptimizer):
     """
 
     evaluations_per_iteration = 1.25
+    skip_last_evaluation = True
 
     def __init__(self, params, lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
