@@ -206,6 +206,29 @@ def test_logistic_regression_reaches_scipys_minimum(breast_cancer, logistic_refe
     assert np.linalg.norm(grad) < 1e-5
 
 
+def test_levenberg_marquardt_reaches_the_ridge_least_squares_minimum(breast_cancer):
+    """LM needs a sum of squares, which the logistic loss is not: on the same data it fits
+    ridge regression, whose minimum numpy's lstsq gives in closed form."""
+    x, y = breast_cancer
+    n, d = x.shape
+    augmented = np.block([[x, np.ones((n, 1))], [np.sqrt(L2 * n) * np.eye(d), np.zeros((d, 1))]])
+    target = np.concatenate([y, np.zeros(d)])
+    solution = np.linalg.lstsq(augmented, target, rcond=None)[0]
+    reference = float(np.sum((augmented @ solution - target) ** 2))
+
+    x_t, y_t = bpnn.tensor(x), bpnn.tensor(y)
+    w, b = Parameter(np.zeros(d)), Parameter(np.zeros(1))
+
+    def residuals():
+        return bpnn.cat([x_t @ w + b - y_t, np.sqrt(L2 * n) * w])
+
+    opt = LevenbergMarquardt([w, b], residual_fn=residuals, max_iter=50, tolerance_change=0.0)
+    opt.step()
+    found = float(np.sum(residuals().data ** 2))
+    assert abs(found - reference) <= 1e-6 * reference
+    np.testing.assert_allclose(np.concatenate([w.data, b.data]), solution, atol=1e-5)
+
+
 # ---------------------------------------------------------------------- L-BFGS against torch
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-9), ("float32", 2e-4)])
 @pytest.mark.parametrize("line_search_fn, lr", [(None, 0.5), ("strong_wolfe", 1.0)])
