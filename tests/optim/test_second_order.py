@@ -365,6 +365,31 @@ def test_bad_arguments_are_refused():
         LevenbergMarquardt([w], mu_increase=0.5)
 
 
+@pytest.mark.parametrize("cls", [BFGS, Newton, LBFGS, LevenbergMarquardt])
+def test_frozen_parameters_stay_out_of_the_flat_vector(cls):
+    bpnn.set_default_dtype("float64")
+    net = bpnn.nn.Sequential(bpnn.nn.Linear(2, 3), bpnn.nn.Tanh(), bpnn.nn.Linear(3, 1))
+    net[0].weight.requires_grad_(False)
+    frozen = net[0].weight.data.copy()
+    x = bpnn.tensor(np.random.default_rng(0).standard_normal((8, 2)))
+    y = bpnn.tensor(np.ones((8, 1)))
+    opt = cls(net.parameters())
+    assert opt._flat.numel == 3 + 3 + 1
+
+    def closure():
+        opt.zero_grad()
+        loss = F.mse_loss(net(x), y)
+        loss.backward()
+        return loss
+
+    closure.residuals = lambda: net(x) - y
+    before = closure().item()
+    for _ in range(3):
+        opt.step(closure)
+    np.testing.assert_array_equal(net[0].weight.data, frozen)
+    assert closure().item() < before
+
+
 def test_state_dict_round_trip_continues_the_same_trajectory():
     def fresh():
         return Parameter(np.array([-1.2, 1.0, -1.2, 1.0]))

@@ -52,7 +52,11 @@ class ClosureOptimizer(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError(f"{type(self).__name__} works on one flat vector of all parameters "
                              "and does not support parameter groups")
-        self._flat = FlatParameters(self.param_groups[0]["params"])
+        trainable = [p for p in self.param_groups[0]["params"] if p.requires_grad]
+        if not trainable:
+            raise ValueError(f"{type(self).__name__} got no parameter with requires_grad=True")
+        # frozen parameters stay out of the flat vector: a Newton or BFGS step would move them
+        self._flat = FlatParameters(trainable)
 
     # ------------------------------------------------------------------ evaluation
     @property
