@@ -378,8 +378,6 @@ def save(obj, path) -> str:
 
 def encode(kind: str, meta: dict, arrays: dict) -> bytes:
     """The bytes of a bpnn file: ``meta`` as JSON in the header, ``arrays`` as tensors."""
-    from bpnn import __version__
-
     try:
         meta_json = json.dumps(meta, default=_json_default)
     except (TypeError, ValueError) as error:
@@ -401,9 +399,19 @@ def encode(kind: str, meta: dict, arrays: dict) -> bytes:
         tensors[name] = array if array.flags.c_contiguous else array.copy(order="C")
     metadata = {
         "format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "kind": kind,
-        "bpnn_version": __version__, "meta": meta_json,
+        "bpnn_version": _bpnn_version(), "meta": meta_json,
     }
     return _safetensors().save(tensors, metadata=metadata)
+
+
+def _bpnn_version() -> str:
+    # Not ``bpnn.__version__``: importing the package root from here would break the layering.
+    from importlib import metadata
+
+    try:
+        return metadata.version("bpnn")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _json_default(value):
