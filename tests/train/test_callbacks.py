@@ -229,3 +229,50 @@ def test_callback_states_resume_with_matching_callbacks(blobs):
     resumed = EarlyStopping("score", patience=3)
     _fit(model, blobs, [Scripted("score", scores), resumed], epochs=5, initial_epoch=3)
     assert resumed.best == 1.0 and resumed.wait == 3 and resumed.stopped_epoch == 4
+
+
+def test_resume_from_a_model_checkpoint_file_is_bit_identical(blobs, tmp_path):
+    x, y = blobs
+
+    def callbacks(path):
+        # The checkpoint is listed first: it must still save EarlyStopping's state of the epoch.
+        return [ModelCheckpoint(path), EarlyStopping("val_loss", patience=10,
+                                                     restore_best_weights=True)]
+
+    fit_args = dict(batch_size=16, validation_split=0.25, verbose=0)
+    bpnn.manual_seed(3)
+    straight = make_model(dropout=0.2)
+    straight.fit(x, y, epochs=5, callbacks=callbacks(tmp_path / "a-{epoch}.bpnn"), **fit_args)
+
+    bpnn.manual_seed(3)
+    interrupted = make_model(dropout=0.2)
+    interrupted.fit(x, y, epochs=2, callbacks=callbacks(tmp_path / "b-{epoch}.bpnn"), **fit_args)
+    bpnn.manual_seed(123)
+    resumed = bpnn.load(tmp_path / "b-2.bpnn")
+    resumed.fit(x, y, epochs=5, initial_epoch=resumed.epoch,
+                callbacks=callbacks(tmp_path / "c-{epoch}.bpnn"), **fit_args)
+    final, expected = resumed.get_weights(), straight.get_weights()
+    assert all(np.array_equal(final[k], expected[k]) for k in expected)
+    assert resumed.history.history == straight.history.history
+
+
+def test_progress_bar_on_a_terminal(blobs):
+    import io
+
+    from bpnn.train.progress import EpochLogger, ProgressBar, make_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    assert type(make_progress("auto", 3, 4, stream=terminal)) is ProgressBar
+    assert type(make_progress(1, 3, 4, stream=pipe)) is EpochLogger
+    assert make_progress(0, 3, 4) is None
+    with pytest.raises(ValueError, match="verbose must be"):
+        make_progress(3, 3, 4)
+    x, y = blobs
+    make_model().fit(x, y, epochs=2, batch_size=30, verbose=0,
+                     callbacks=[ProgressBar(2, 4, stream=terminal)])
+    shown = terminal.getvalue()
+    assert "Epoch 2/2" in shown and "4/4" in shown and "loss: " in shown

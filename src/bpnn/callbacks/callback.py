@@ -23,6 +23,8 @@ class Callback:
     """
 
     model = None
+    #: Run ``on_epoch_end`` after the other callbacks (set by callbacks that save the model).
+    saves_model = False
 
     def set_model(self, model) -> None:
         self.model = model
@@ -67,6 +69,9 @@ class CallbackList:
         self.callbacks = list(callbacks)
         for callback in self.callbacks:
             callback.set_model(model)
+        # Savers (ModelCheckpoint) end the epoch after the others, so that a checkpoint holds
+        # every callback's state of this epoch whatever order the user listed them in.
+        self._epoch_end = sorted(self.callbacks, key=lambda c: getattr(c, "saves_model", False))
         self._batch_begin = [c for c in self.callbacks if _overrides(c, "on_batch_begin")]
         self._batch_end = [c for c in self.callbacks if _overrides(c, "on_batch_end")]
         self._before_update = [c for c in self.callbacks if _overrides(c, "on_before_update")]
@@ -88,7 +93,7 @@ class CallbackList:
             callback.on_epoch_begin(epoch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        for callback in self.callbacks:
+        for callback in self._epoch_end:
             callback.on_epoch_end(epoch, logs)
 
     def on_batch_begin(self, batch, logs=None):

@@ -11,6 +11,7 @@ class ModelCheckpoint(MonitorCallback):
     Saving goes through :func:`bpnn.io.save` (safetensors + JSON): the whole
     :class:`bpnn.Model` (architecture, weights, optimizer, callbacks' state, RNG state) so
     that training can resume exactly, or only the network with ``save_weights_only=True``.
+    It runs after the other callbacks of the epoch, so their state of this epoch is saved.
 
     Parameters
     ----------
@@ -33,6 +34,8 @@ class ModelCheckpoint(MonitorCallback):
     >>> import bpnn
     >>> ckpt = bpnn.callbacks.ModelCheckpoint("best.bpnn", save_best_only=True)
     """
+
+    saves_model = True
 
     def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False,
                  save_weights_only: bool = False, mode: str = "auto", verbose: int = 0):

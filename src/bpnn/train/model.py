@@ -561,11 +561,11 @@ class Model:
         if initial_epoch > 0:
             self.history.truncate(initial_epoch)
         else:
-            self.history = History()
+            self.history, self.callback_states = History(), {}
         progress = make_progress(verbose, epochs, len(loader),
                                  "Iteration" if closure_mode and len(loader) == 1 else "Epoch")
-        # History and the display come last so they see keys that callbacks add to the logs.
-        listed = [*callbacks, self.history] + ([progress] if progress is not None else [])
+        # History first: a checkpoint written at an epoch's end must already hold its logs.
+        listed = [self.history, *callbacks] + ([progress] if progress is not None else [])
         self._callbacks = CallbackList(listed, self)
         self._user_callbacks = callbacks
         self.stop_training, self._update_cancelled = False, False
