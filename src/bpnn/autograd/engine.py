@@ -60,7 +60,7 @@ def run_backward(root, gradient, retain_graph: bool = False) -> None:
         if retained is not None:
             retained.grad = grad if retained.grad is None else retained.grad + grad
         input_grads = fn.backward(grad)
-        for tensor, input_grad in zip(fn.parents, input_grads):
+        for tensor, input_grad in zip(fn.parents, input_grads, strict=True):
             if input_grad is None or not tensor.requires_grad:
                 continue
             if input_grad.shape != tensor.data.shape:

@@ -115,7 +115,9 @@ class Pow(Function):
 class MatMul(Function):
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least one dimension, got {a.shape} and {b.shape}")
+            raise ValueError(
+                f"matmul: both operands need at least one dimension, got {a.shape} and {b.shape}"
+            )
         self.a, self.b = a, b
         try:
             return a @ b
@@ -274,7 +276,8 @@ class Reshape(Function):
         try:
             return a.reshape(shape)
         except ValueError:
-            raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {tuple(shape)}") from None
+            message = f"cannot reshape a tensor of shape {a.shape} into {tuple(shape)}"
+            raise ValueError(message) from None
 
     def backward(self, grad):
         return (grad.reshape(self.shape),)
@@ -283,7 +286,9 @@ class Reshape(Function):
 class Permute(Function):
     def forward(self, a, axes):
         if len(axes) != a.ndim or sorted(ax % a.ndim for ax in axes) != list(range(a.ndim)):
-            raise ValueError(f"permute: {axes} is not a permutation of the {a.ndim} dims of {a.shape}")
+            raise ValueError(
+                f"permute: {axes} is not a permutation of the {a.ndim} dims of {a.shape}"
+            )
         self.axes = axes
         return a.transpose(axes)
 
@@ -318,7 +323,8 @@ class Concatenate(Function):
             return xp.concatenate(arrays, axis=axis)
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"concatenate along axis {axis}: shapes {shapes} do not match") from None
+            message = f"concatenate along axis {axis}: shapes {shapes} do not match"
+            raise ValueError(message) from None
 
     def backward(self, grad):
         return tuple(xp.split(grad, self.splits, axis=self.axis))

@@ -485,7 +485,8 @@ def _axis(axis):
 def _operand(value, like: Tensor) -> Tensor:
     """Wrap the other operand of a binary op, refusing to upcast silently."""
     if isinstance(value, Tensor):
-        if value.data.dtype != like.data.dtype and value.data.dtype.kind == like.data.dtype.kind == "f":
+        theirs, ours = value.data.dtype, like.data.dtype
+        if theirs != ours and theirs.kind == ours.kind == "f":
             raise TypeError(
                 f"dtype mismatch: {like.data.dtype} and {value.data.dtype}; cast one with .to() "
                 "(bpnn never upcasts silently)"
@@ -528,12 +529,14 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
 def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Tensor of zeros with the default float dtype unless ``dtype`` is given."""
-    return Tensor(xp.zeros(_shape_args(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+    data = xp.zeros(_shape_args(shape), dtype=_float_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Tensor of ones with the default float dtype unless ``dtype`` is given."""
-    return Tensor(xp.ones(_shape_args(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+    data = xp.ones(_shape_args(shape), dtype=_float_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:

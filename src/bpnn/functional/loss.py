@@ -17,7 +17,8 @@ def _check_reduction(reduction: str) -> None:
 def _check_same_shape(name: str, input: Tensor, target) -> None:
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(
-            f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} differ"
+            f"{name}: input shape {tuple(input.shape)} and target shape "
+            f"{tuple(target.shape)} differ"
         )
 
 
@@ -183,7 +184,8 @@ class _CrossEntropy(Function):
             labels = target.reshape(-1)
             active = labels != ignore_index
             safe = xp.where(active, labels, 0)
-            picked_weight = (weight[safe] if weight is not None else xp.ones(n, logits.dtype)) * active
+            base_weight = weight[safe] if weight is not None else xp.ones(n, logits.dtype)
+            picked_weight = base_weight * active
             self.plain = weight is None and label_smoothing == 0.0 and active.all()
             if self.plain:
                 self.labels = labels
@@ -300,7 +302,8 @@ class _NLL(Function):
         labels = target.reshape(-1)
         active = labels != ignore_index
         self.safe = xp.where(active, labels, 0)
-        self.picked = ((weight[self.safe] if weight is not None else 1.0) * active).astype(log_probs.dtype)
+        picked = (weight[self.safe] if weight is not None else 1.0) * active
+        self.picked = picked.astype(log_probs.dtype)
         per_sample = -flat[xp.arange(n), self.safe] * self.picked
         self.normaliser = self.picked.sum()
         if reduction == "mean":
@@ -406,7 +409,8 @@ def _optional_weight(weight, like: Tensor, name: str):
     try:
         xp.broadcast_shapes(array.shape, like.shape)
     except ValueError:
-        raise ValueError(f"{name} of shape {array.shape} does not broadcast to input shape {like.shape}") from None
+        message = f"{name} of shape {array.shape} does not broadcast to input shape {like.shape}"
+        raise ValueError(message) from None
     return xp.broadcast_to(array, like.shape)
 
 
@@ -421,7 +425,8 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     data = input.data
     if data.size and (data.min() < 0 or data.max() > 1):
         raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1]")
-    return _BCE.apply(input, target, weight=_optional_weight(weight, input, "weight"), reduction=reduction)
+    weight = _optional_weight(weight, input, "weight")
+    return _BCE.apply(input, target, weight=weight, reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reduction: str = "mean",

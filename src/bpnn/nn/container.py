@@ -35,7 +35,8 @@ class Sequential(Module):
             items = ((str(i), m) for i, m in enumerate(modules))
         for name, module in items:
             if not isinstance(module, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at {name!r}")
+                kind = type(module).__name__
+                raise TypeError(f"Sequential takes Modules, got {kind} at {name!r}")
             self.add_module(name, module)
 
     def forward(self, x):

@@ -103,7 +103,10 @@ class NLLLoss(_Loss):
 
 @register_layer
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities. See :func:`bpnn.nn.functional.binary_cross_entropy`."""
+    """Binary cross-entropy of probabilities.
+
+    See :func:`bpnn.nn.functional.binary_cross_entropy`.
+    """
 
     def __init__(self, weight=None, reduction: str = "mean"):
         super().__init__(reduction)

@@ -346,7 +346,7 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
     def get_config(self) -> dict:
-        """Constructor arguments (JSON-friendly) that rebuild this layer; see ``bpnn.nn.registry``."""
+        """Constructor arguments (JSON-friendly) that rebuild this layer (``bpnn.nn.registry``)."""
         return {}
 
     @classmethod

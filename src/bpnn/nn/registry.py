@@ -37,7 +37,8 @@ def register_layer(cls=None, *, name: str | None = None):
     def decorate(layer_cls):
         key = name or layer_cls.__name__
         existing = _LAYERS.get(key)
-        if existing is not None and existing is not layer_cls and existing.__module__.startswith("bpnn."):
+        builtin = existing is not None and existing.__module__.startswith("bpnn.")
+        if builtin and existing is not layer_cls:
             raise ValueError(f"layer name {key!r} is taken by bpnn's {existing.__qualname__}")
         _LAYERS[key] = layer_cls
         layer_cls._registry_name = key

@@ -152,7 +152,7 @@ class Optimizer:
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"state_dict has {len(saved_groups)} parameter groups, "
                              f"the optimizer has {len(self.param_groups)}")
-        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"parameter group {i} has {len(saved['params'])} parameters in "
                                  f"the state_dict but {len(group['params'])} in the optimizer")
@@ -179,7 +179,7 @@ class Optimizer:
                     value = copy.deepcopy(value)
                 restored[name] = value
             new_state[param] = restored
-        for saved, group in zip(saved_groups, self.param_groups):
+        for saved, group in zip(saved_groups, self.param_groups, strict=True):
             for k, v in saved.items():
                 if k != "params":
                     group[k] = copy.deepcopy(v)
