@@ -68,14 +68,16 @@ _TRAINING_SETUP = textwrap.dedent("""
         return bpnn.Model(net, "cross_entropy", "adam", lr=1e-3)
 """)
 
-# Trains for many epochs with a checkpoint after each, printing each epoch once it is saved.
+# Trains for many epochs with a checkpoint after each, printing the number of epochs done
+# when the next one begins (ModelCheckpoint runs last at an epoch's end, so they are saved).
 _TRAIN_WITH_CHECKPOINTS = _TRAINING_SETUP + textwrap.dedent("""
     import sys
     from bpnn.callbacks import Callback, ModelCheckpoint
 
     class Announce(Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            print(epoch + 1, flush=True)
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch:
+                print(epoch, flush=True)
 
     build().fit(x, y, epochs=100000, callbacks=[ModelCheckpoint(sys.argv[1]), Announce()],
                 **options)

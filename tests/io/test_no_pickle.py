@@ -91,7 +91,12 @@ def test_every_file_bpnn_writes_is_safetensors_and_json_only(tmp_path, pickle_fo
 
 def test_early_stopping_best_weights_travel_as_tensors(tmp_path, parse_file):
     _train_and_write_everything(tmp_path)
-    _, meta, arrays = parse_file(tmp_path / "model.bpnn")
+    # Written by ModelCheckpoint during the fit that had EarlyStopping(restore_best_weights).
+    _, meta, arrays = parse_file(tmp_path / "best.bpnn")
     best = [name for name in arrays if name.startswith("callbacks.EarlyStopping.best_weights")]
+    model = bpnn.load(tmp_path / "best.bpnn")
     assert sorted(best) == sorted(f"callbacks.EarlyStopping.best_weights.{key}" for key in
-                                  bpnn.load(tmp_path / "model.bpnn").get_weights())
+                                  model.get_weights())
+    restored = model.callback_states["EarlyStopping"]["best_weights"]
+    for key, value in restored.items():
+        np.testing.assert_array_equal(value, arrays[f"callbacks.EarlyStopping.best_weights.{key}"])
