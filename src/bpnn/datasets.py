@@ -43,8 +43,9 @@ def load_idx(path):
 
     Example
     -------
-    >>> import bpnn  # doctest: +SKIP
-    >>> bpnn.datasets.load_idx("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").shape
+    >>> import bpnn
+    >>> bpnn.datasets.load_idx(  # doctest: +SKIP
+    ...     "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").shape
     (10000,)
     """
     path = os.fspath(path)
@@ -127,8 +128,8 @@ def fashion_mnist(path=None):
 
     Example
     -------
-    >>> import bpnn  # doctest: +SKIP
-    >>> (x_train, y_train), (x_test, y_test) = bpnn.datasets.fashion_mnist()
+    >>> import bpnn
+    >>> (x_train, y_train), (x_test, y_test) = bpnn.datasets.fashion_mnist()  # doctest: +SKIP
     """
     return _load_mnist_format(
         "fashion-mnist", path, FASHION_MNIST_DIR,

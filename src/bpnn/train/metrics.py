@@ -263,6 +263,16 @@ def get(identifier) -> Metric:
     ------
     ValueError
         For an unknown name, listing the known ones.
+
+    Example
+    -------
+    >>> import numpy as np, bpnn
+    >>> f1 = bpnn.metrics.get("f1")
+    >>> f1.update(np.array([0, 1, 1]), np.array([[2.0, 0.1], [0.3, 0.9], [1.5, 0.2]]))
+    >>> round(f1.result(), 4)
+    0.6667
+    >>> bpnn.metrics.accuracy(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]]))
+    0.5
     """
     if isinstance(identifier, Metric):
         return identifier
