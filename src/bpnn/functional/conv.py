@@ -90,8 +90,10 @@ def conv_padding(padding, kernel: tuple, dilation: tuple, stride: tuple) -> tupl
 class _Conv2d(Function):
     """Convolution, bias and their gradients as one node.
 
-    Why fused: the column matrix is built once and reused by the backward pass, and the
-    NHWC output makes the next layer's im2col and this layer's gradient reshape copy-free.
+    Why fused: the column matrix is built once and reused by the backward pass, the NHWC
+    output makes the next layer's im2col and this layer's gradient reshape copy-free, and the
+    bias rides in the matrix product (a column of ones in ``cols``, a row of ``W``), so neither
+    adding it nor summing its gradient costs a pass over the output.
     """
 
     def forward(self, x, weight, bias=None, stride=(1, 1), pads=(0, 0, 0, 0),
@@ -109,13 +111,17 @@ class _Conv2d(Function):
             padded = x_nhwc
         self.geometry = (n, c, h, w, oh, ow, kh, kw, stride, pads, dilation, groups)
         self.padded = padded
-        # weight as (groups, KH*KW*Cg, OCg), matching the column order (kh, kw, c)
+        # weight as (groups, KH*KW*Cg [+ 1 bias row], OCg), matching the column order (kh, kw, c)
         out_per_group = out_channels // groups
-        self.weight_matrix = xp.ascontiguousarray(
-            weight.reshape(groups, out_per_group, group_channels, kh, kw)
-            .transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * group_channels, out_per_group)
-        )
+        self.window_width = kh * kw * group_channels
         self.has_bias = bias is not None
+        self.weight_matrix = xp.empty(
+            (groups, self.window_width + self.has_bias, out_per_group), dtype=x.dtype)
+        self.weight_matrix[:, :self.window_width] = (
+            weight.reshape(groups, out_per_group, group_channels, kh, kw)
+            .transpose(0, 3, 4, 2, 1).reshape(groups, self.window_width, out_per_group))
+        if self.has_bias:
+            self.weight_matrix[:, -1] = bias.reshape(groups, out_per_group)
         out = xp.empty((n, oh, ow, out_channels), dtype=x.dtype)
         out_rows = out.reshape(n * oh * ow, out_channels)
         self.chunks = self._chunks(n, oh * ow * kh * kw * c * x.dtype.itemsize)
@@ -130,8 +136,6 @@ class _Conv2d(Function):
                 out_rows[rows].reshape(-1, groups, out_per_group)[...] = product.transpose(1, 0, 2)
             if len(self.chunks) == 1:
                 self.cols = cols
-        if bias is not None:
-            out_rows += bias
         return out.transpose(0, 3, 1, 2)
 
     @staticmethod
@@ -156,9 +160,13 @@ class _Conv2d(Function):
     def _im2col(self, start: int, stop: int):
         n, c, _, _, oh, ow, kh, kw, _, _, _, groups = self.geometry
         windows = self._windows()[:, start:stop]
-        cols = xp.empty((groups, (stop - start) * oh * ow, kh * kw * (c // groups)),
+        width = self.window_width
+        cols = xp.empty((groups, (stop - start) * oh * ow, width + self.has_bias),
                         dtype=self.padded.dtype)
-        cols.reshape(windows.shape)[...] = windows
+        # splitting the axes of the (possibly column-sliced) buffer is always a view
+        cols[:, :, :width].reshape(windows.shape)[...] = windows
+        if self.has_bias:
+            cols[:, :, width] = 1
         return cols
 
     def backward(self, grad):
@@ -169,9 +177,6 @@ class _Conv2d(Function):
         grad_rows = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, out_channels)
         want_x, want_w = x_tensor.requires_grad, weight_tensor.requires_grad
         grad_weight = grad_padded = None
-        if want_w:
-            grad_weight = xp.zeros((groups, out_per_group, kh * kw * group_channels),
-                                   dtype=grad.dtype)
         if want_x:
             grad_padded = xp.zeros(self.padded.shape, dtype=grad.dtype)
         for start, stop in self.chunks:
@@ -183,20 +188,28 @@ class _Conv2d(Function):
                     rows.reshape(-1, groups, out_per_group).transpose(1, 0, 2))
             if want_w:
                 cols = self.cols if self.cols is not None else self._im2col(start, stop)
-                grad_weight += xp.matmul(grouped.transpose(0, 2, 1), cols)
+                product = xp.matmul(grouped.transpose(0, 2, 1), cols)  # (G, OCg, width)
+                if grad_weight is None:
+                    grad_weight = product
+                else:
+                    grad_weight += product
             if want_x:
-                grad_cols = xp.matmul(grouped, self.weight_matrix.transpose(0, 2, 1))
+                window_weights = self.weight_matrix[:, :self.window_width]
+                grad_cols = xp.matmul(grouped, window_weights.transpose(0, 2, 1))
                 self._col2im(grad_cols, grad_padded[start:stop])
         grads = [None, None]
         if want_x:
             top, _, left, _ = pads
             grads[0] = grad_padded[:, top:top + h, left:left + w].transpose(0, 3, 1, 2)
         if want_w:
-            grads[1] = xp.ascontiguousarray(
-                grad_weight.reshape(groups, out_per_group, kh, kw, group_channels)
-                .transpose(0, 1, 4, 2, 3).reshape(weight_tensor.data.shape))
+            grads[1] = (grad_weight[:, :, :self.window_width]
+                        .reshape(groups, out_per_group, kh, kw, group_channels)
+                        .transpose(0, 1, 4, 2, 3).reshape(weight_tensor.data.shape))
         if self.has_bias:
-            grads.append(grad_rows.sum(axis=0))
+            if grad_weight is None:  # the bias wants a gradient but the weight does not
+                grads.append(grad_rows.sum(axis=0))
+            else:
+                grads.append(grad_weight[:, :, self.window_width].reshape(-1))
         return tuple(grads)
 
     def _col2im(self, grad_cols, target) -> None:

@@ -8,7 +8,8 @@ channels-last convolution output stays channels-last.
 Max-pool ties: the gradient of a window goes to ONE element, the first maximum in row-major
 order within the window (as PyTorch's CPU kernel does), not shared among equal values. With
 overlapping windows (stride < kernel) an element that is the maximum of several windows receives
-the sum of their gradients.
+the sum of their gradients. A dilated window that lies wholly in the padding gives -inf (as in
+PyTorch) and passes no gradient (PyTorch sends it to an element outside the window).
 """
 
 from __future__ import annotations
@@ -96,7 +97,14 @@ class _MaxPool2d(Function):
 
     def backward(self, grad):
         shape, kernel, stride, padding, dilation, out_hw = self.geometry
-        grad_padded = empty_like_layout(self.like, self.padded.shape, grad.dtype, 0)
+        tiled = dilation == (1, 1) and stride == kernel
+        # windows that tile the input write every element they cover: only the strips past
+        # the last window need zeros
+        grad_padded = empty_like_layout(self.like, self.padded.shape, grad.dtype,
+                                        None if tiled else 0)
+        if tiled:
+            grad_padded[:, :, out_hw[0] * stride[0]:] = 0
+            grad_padded[:, :, :, out_hw[1] * stride[1]:] = 0
         overlapping = stride[0] < dilation[0] * (kernel[0] - 1) + 1 or (
             stride[1] < dilation[1] * (kernel[1] - 1) + 1)
         source = _offset_views(self.padded, kernel, stride, dilation, out_hw)
