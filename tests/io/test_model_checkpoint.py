@@ -184,3 +184,23 @@ def test_tampered_model_checkpoint_is_refused(tmp_path):
     with pytest.raises(bpnn.SerializationError, match=r"3.weight.*\(3, 24\).*\(4, 24\)"):
         bpnn.load(path)
     assert bpnn.get_rng_state() == state  # a refused file changes nothing, not even the RNG
+
+
+def test_model_file_with_tensors_of_another_dtype_is_refused(tmp_path):
+    x, y = _data()
+    model = _build()
+    model.fit(x, y, epochs=1, **FIT)
+    path = tmp_path / "model.bpnn"
+    bpnn.save(model, path)
+    data = path.read_bytes()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    meta = json.loads(header["__metadata__"]["meta"])
+    meta["network"]["children"]["0"]["config"]["dtype"] = "float64"
+    header["__metadata__"]["meta"] = json.dumps(meta)
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + length:])
+    with pytest.raises(bpnn.SerializationError,
+                       match=r"tensor '0.(weight|bias)' is float32 but the architecture expects "
+                             r"float64"):
+        bpnn.load(path)

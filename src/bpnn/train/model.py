@@ -776,10 +776,14 @@ class Model:
 
         if not isinstance(meta, dict) or meta.get("format") != "bpnn.Model":
             raise ValueError("not a bpnn.Model checkpoint (meta['format'] != 'bpnn.Model')")
-        network = nn.module_from_config(meta["network"])
+        from bpnn import io
+
+        # io checks every tensor's name, shape and dtype against the architecture, restores
+        # the frozen flags, and builds the layers without moving the global generator.
         prefix = "network."
-        network.load_state_dict({k[len(prefix):]: v for k, v in arrays.items()
-                                 if k.startswith(prefix)})
+        network = io.module_from_checkpoint(
+            {"architecture": meta["network"], "frozen": meta.get("frozen", [])},
+            {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
         loss = nn.module_from_config(meta["loss"])
         saved = meta["optimizer"]
         state_dict = _restore_arrays(saved["state_dict"], arrays)
@@ -796,11 +800,6 @@ class Model:
         model.epoch = int(meta.get("epoch", 0))
         model.history.load_state_dict(_restore_arrays(meta.get("history", {}), arrays))
         model.callback_states = _restore_arrays(meta.get("callbacks", {}), arrays)
-        named = dict(network.named_parameters())
-        for name in meta.get("frozen", []):
-            if name not in named:
-                raise ValueError(f"frozen parameter {name!r} is not in the network")
-            named[name].requires_grad_(False)
         if meta.get("input_shape") is not None:
             model.input_shape = tuple(meta["input_shape"])
         if meta.get("rng_state") is not None:
