@@ -108,76 +108,6 @@ def _kind_of(obj) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------------------------- arrays in state
-_ARRAY_REFERENCE = "__ndarray__"
-
-
-def pack_arrays(tree, prefix: str) -> tuple:
-    """Split a nested state (dicts, lists, numbers, arrays) into JSON and named arrays.
-
-    Each array is replaced by ``{"__ndarray__": name}`` and stored under ``name`` (the path of
-    keys joined by ``/`` after ``prefix``); NumPy scalars become Python numbers. This is how an
-    optimizer's ``state_dict`` or a callback's state go into a checkpoint.
-
-    Parameters
-    ----------
-    tree : dict, list, number, str, None or numpy.ndarray
-    prefix : str
-        Start of every array name, e.g. ``"optimizer"``.
-
-    Returns
-    -------
-    json_tree : JSON-friendly copy of ``tree``
-    arrays : dict of str -> numpy.ndarray
-
-    Example
-    -------
-    >>> import numpy as np, bpnn
-    >>> tree, arrays = bpnn.io.pack_arrays({"step": 3, "exp_avg": np.zeros(2)}, "opt")
-    >>> tree, sorted(arrays)
-    ({'step': 3, 'exp_avg': {'__ndarray__': 'opt/exp_avg'}}, ['opt/exp_avg'])
-    """
-    arrays: dict = {}
-
-    def pack(node, path):
-        if isinstance(node, xp.ndarray):
-            arrays[path] = node
-            return {_ARRAY_REFERENCE: path}
-        if isinstance(node, xp.generic):
-            return node.item()
-        if isinstance(node, dict):
-            return {str(key): pack(value, f"{path}/{key}") for key, value in node.items()}
-        if isinstance(node, (list, tuple)):
-            return [pack(value, f"{path}/{i}") for i, value in enumerate(node)]
-        return node
-
-    return pack(tree, prefix), arrays
-
-
-def unpack_arrays(tree, arrays: dict):
-    """Inverse of :func:`pack_arrays`: put the named arrays back in place.
-
-    Raises
-    ------
-    SerializationError
-        If the tree refers to an array that is not in ``arrays``.
-    """
-
-    def unpack(node):
-        if isinstance(node, dict):
-            if set(node) == {_ARRAY_REFERENCE}:
-                name = node[_ARRAY_REFERENCE]
-                if name not in arrays:
-                    raise SerializationError(f"the checkpoint refers to a missing tensor {name!r}")
-                return arrays[name]
-            return {key: unpack(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [unpack(value) for value in node]
-        return node
-
-    return unpack(tree)
-
-
 # ---------------------------------------------------------------------------------- modules
 def module_checkpoint(module: Module) -> tuple:
     """Describe ``module`` as ``(meta, arrays)``: architecture JSON and ``state_dict``.
@@ -379,7 +309,8 @@ def save(obj, path) -> str:
 def encode(kind: str, meta: dict, arrays: dict) -> bytes:
     """The bytes of a bpnn file: ``meta`` as JSON in the header, ``arrays`` as tensors."""
     try:
-        meta_json = json.dumps(meta, default=_json_default)
+        # Strict JSON (no NaN / Infinity), so that any JSON parser can read the description.
+        meta_json = json.dumps(meta, default=_json_default, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise SerializationError(
             f"cannot save {kind}: its metadata is not JSON ({error})"

@@ -12,6 +12,10 @@ _NUMERIC = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"
             "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
 
 
+def _refuse_non_standard(name):
+    raise AssertionError(f"the metadata holds {name}, which strict JSON does not allow")
+
+
 def parse_whole_file(path):
     """Account for every byte of ``path`` as safetensors + JSON, or fail the test.
 
@@ -30,7 +34,7 @@ def parse_whole_file(path):
     assert set(metadata) == {"format", "format_version", "kind", "bpnn_version", "meta"}
     assert all(isinstance(v, str) for v in metadata.values())
     assert metadata["format"] == "bpnn"
-    meta = json.loads(metadata["meta"])
+    meta = json.loads(metadata["meta"], parse_constant=_refuse_non_standard)
     body = data[8 + header_length:]
     arrays, covered = {}, []
     for name, entry in header.items():

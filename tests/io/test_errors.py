@@ -204,3 +204,24 @@ def test_a_header_length_that_looks_like_a_pickle_opcode_is_still_read(saved):
     assert saved.read_bytes()[:2] == b"\x80\x04"
     loaded = bpnn.load(saved)
     assert isinstance(loaded, nn.Sequential)
+
+
+def test_metadata_must_be_strict_json(tmp_path):
+    @nn.register_layer(name="test_io.Clip")
+    class Clip(nn.Module):
+        def __init__(self, high=float("inf")):
+            super().__init__()
+            self.high = high
+
+        def forward(self, x):
+            return x.clamp(None, self.high)
+
+        def get_config(self):
+            return {"high": self.high}
+
+    with pytest.raises(bpnn.SerializationError,
+                       match="metadata is not JSON.*Out of range float values"):
+        bpnn.save(Clip(), tmp_path / "clip.bpnn")
+    assert list(tmp_path.iterdir()) == []
+    bpnn.save(Clip(6.0), tmp_path / "clip.bpnn")
+    assert bpnn.load(tmp_path / "clip.bpnn").high == 6.0
