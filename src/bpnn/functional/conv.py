@@ -194,9 +194,7 @@ class _Conv2d(Function):
                 else:
                     grad_weight += product
             if want_x:
-                window_weights = self.weight_matrix[:, :self.window_width]
-                grad_cols = xp.matmul(grouped, window_weights.transpose(0, 2, 1))
-                self._col2im(grad_cols, grad_padded[start:stop])
+                self._col2im(grouped, grad_padded[start:stop])
         grads = [None, None]
         if want_x:
             top, _, left, _ = pads
@@ -212,22 +210,32 @@ class _Conv2d(Function):
                 grads.append(grad_weight[:, :, self.window_width].reshape(-1))
         return tuple(grads)
 
-    def _col2im(self, grad_cols, target) -> None:
-        """Add each kernel offset's slice of the column gradient into the padded input grad."""
+    def _col2im(self, grouped, target) -> None:
+        """Add the input gradient of each kernel offset into the padded input's gradient.
+
+        One matrix product per offset, ``grad @ W_offset.T``, gives that offset's column block
+        as a contiguous array; adding it to the strided window of the target then runs over
+        whole rows. (One product for all offsets would leave each offset's block interleaved
+        with the others, and the adds would crawl over short runs of channels.)
+        """
         _, c, _, _, oh, ow, kh, kw, stride, _, dilation, groups = self.geometry
-        count = target.shape[0]
-        pieces = grad_cols.reshape(groups, count, oh, ow, kh, kw, c // groups)
+        count, group_channels = target.shape[0], c // groups
+        piece = xp.empty(grouped.shape[:2] + (group_channels,), dtype=grouped.dtype)
         span_h, span_w = stride[0] * (oh - 1) + 1, stride[1] * (ow - 1) + 1
         for i in range(kh):
             top = i * dilation[0]
             for j in range(kw):
                 left = j * dilation[1]
+                offset = (i * kw + j) * group_channels
+                weights = self.weight_matrix[:, offset:offset + group_channels]  # (G, Cg, OCg)
+                xp.matmul(grouped, weights.transpose(0, 2, 1), out=piece)
                 window = target[:, top:top + span_h:stride[0], left:left + span_w:stride[1]]
                 if groups == 1:
-                    window += pieces[0, :, :, :, i, j]
+                    window += piece[0].reshape(count, oh, ow, c)
                 else:
-                    window.reshape(count, oh, ow, groups, -1)[...] += (
-                        pieces[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4))
+                    window.reshape(count, oh, ow, groups, group_channels)[...] += (
+                        piece.reshape(groups, count, oh, ow, group_channels)
+                        .transpose(1, 2, 3, 0, 4))
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,

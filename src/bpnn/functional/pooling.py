@@ -75,21 +75,40 @@ def _unpad(grad_padded, padding, shape):
     return grad_padded[:, :, pad_h:pad_h + shape[2], pad_w:pad_w + shape[3]]
 
 
+def _running_max(views):
+    """Elementwise maximum of the views, allocating one array (none for a single view)."""
+    result, owned = None, False
+    for view in views:
+        if result is None:
+            result = view
+        elif owned:
+            xp.maximum(result, view, out=result)
+        else:
+            result, owned = xp.maximum(result, view), True
+    return result, owned
+
+
 class _MaxPool2d(Function):
-    """Max pooling as a running maximum over kernel offsets.
+    """Max pooling as a running maximum, over kernel rows first, then over kernel columns.
 
     Why fused: the forward pass is bare ``maximum`` calls (no index bookkeeping); the backward
     pass finds each window's winner from the saved input and output, offset by offset.
+    Rows first: a strided slice of whole rows is long contiguous runs in memory, so the first
+    reduction is fast, and the column step then works on an array ``kernel_h`` times smaller.
     """
 
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1),
                 out_hw=(1, 1)):
         padded = _pad(x, padding, -xp.inf)
-        views = _offset_views(padded, kernel, stride, dilation, out_hw)
-        _, first = next(views)
-        out = first.copy(order="K")
-        for _, view in views:
-            xp.maximum(out, view, out=out)
+        span_h, span_w = stride[0] * (out_hw[0] - 1) + 1, stride[1] * (out_hw[1] - 1) + 1
+        rows, _ = _running_max(
+            padded[:, :, i * dilation[0]:i * dilation[0] + span_h:stride[0]]
+            for i in range(kernel[0]))
+        out, owned = _running_max(
+            rows[..., j * dilation[1]:j * dilation[1] + span_w:stride[1]]
+            for j in range(kernel[1]))
+        if not owned:  # a 1x1 window: the output must not share the input's memory
+            out = out.copy(order="K")
         self.padded, self.out = padded, out
         self.geometry = (x.shape, kernel, stride, padding, dilation, out_hw)
         self.like = x
@@ -114,7 +133,7 @@ class _MaxPool2d(Function):
             # the first offset (row-major) holding the maximum wins, as in PyTorch
             winner = view == self.out
             if taken is None:
-                taken = winner.copy()
+                taken = winner  # (the first winner is used before taken changes in place)
             elif index < kernel[0] * kernel[1] - 1:
                 xp.greater(winner, taken, out=winner)  # winner and not taken
                 taken |= winner
