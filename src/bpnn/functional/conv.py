@@ -164,7 +164,15 @@ class _Conv2d(Function):
         cols = xp.empty((groups, (stop - start) * oh * ow, width + self.has_bias),
                         dtype=self.padded.dtype)
         # splitting the axes of the (possibly column-sliced) buffer is always a view
-        cols[:, :, :width].reshape(windows.shape)[...] = windows
+        target = cols[:, :, :width].reshape(windows.shape)
+        if windows.shape[-1] == 1:
+            # one channel (a grayscale input): a window row is only KW values long, so copy one
+            # kernel offset at a time, whole output rows per step
+            for i in range(kh):
+                for j in range(kw):
+                    target[..., i, j, 0] = windows[..., i, j, 0]
+        else:
+            target[...] = windows
         if self.has_bias:
             cols[:, :, width] = 1
         return cols
