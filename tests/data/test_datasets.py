@@ -93,7 +93,10 @@ def test_images_and_labels_must_pair(tmp_path):
         bpnn.datasets.fashion_mnist(tmp_path)
 
 
-@pytest.mark.skipif(not os.path.isdir(FASHION), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not os.path.isdir(FASHION) and os.environ.get("BPNN_REQUIRE_DATA") != "1",
+    reason="dataset-fashion-mnist not installed (CI sets BPNN_REQUIRE_DATA=1: then this fails)",
+)
 def test_real_fashion_mnist_has_keras_shapes():
     (x_train, y_train), (x_test, y_test) = bpnn.datasets.fashion_mnist()
     assert x_train.shape == (60000, 28, 28) and y_train.shape == (60000,)

@@ -1,6 +1,8 @@
 """Second-order optimizers on problems with known answers: quadratic, Rosenbrock, logistic
 regression (against scipy), L-BFGS against torch.optim.LBFGS, and their failure modes."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -143,7 +145,7 @@ L2 = 1e-2
 
 @pytest.fixture(scope="module")
 def breast_cancer():
-    datasets = pytest.importorskip("sklearn.datasets")
+    datasets = importlib.import_module("sklearn.datasets")
     x, y = datasets.load_breast_cancer(return_X_y=True)
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     return x, y.astype(np.float64)
@@ -162,7 +164,7 @@ def _logistic_numpy(x, y):
 
 @pytest.fixture(scope="module")
 def logistic_reference(breast_cancer):
-    optimize = pytest.importorskip("scipy.optimize")
+    optimize = importlib.import_module("scipy.optimize")
     x, y = breast_cancer
     result = optimize.minimize(_logistic_numpy(x, y), np.zeros(x.shape[1] + 1), jac=True,
                                method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 1e-15,
@@ -433,7 +435,6 @@ def test_registered_by_name_and_rebuilt_from_config(name, cls):
 ])
 def test_docstring_examples_run(module):
     import doctest
-    import importlib
 
     failures, tried = doctest.testmod(importlib.import_module(module),
                                       optionflags=doctest.NORMALIZE_WHITESPACE)
