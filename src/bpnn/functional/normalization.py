@@ -27,11 +27,20 @@ def _from_channel_matrix(matrix, like):
     return matrix.reshape(like.shape)
 
 
+def _channel_sum(matrix, axes):
+    """Per-channel sum; for an (M, C) matrix a BLAS ``ones @ matrix`` (numpy's axis-0 sum walks
+    rows of only C values)."""
+    if axes == (0,):
+        return xp.ones(matrix.shape[0], dtype=matrix.dtype) @ matrix
+    return matrix.sum(axis=axes)
+
+
 class _BatchNorm(Function):
     """Normalise, scale and shift as one node with the closed-form gradient.
 
     Why fused: the textbook gradient through mean, variance, sqrt and division takes a dozen
-    graph nodes and temporaries; the closed form needs two reductions and one pass.
+    graph nodes and temporaries; the closed form needs two reductions and a few passes, and
+    only the centred input and one value per channel are kept for it.
     """
 
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None,
@@ -40,9 +49,10 @@ class _BatchNorm(Function):
         shape = (1, -1) if len(axes) == 1 else (1, -1, 1)
         count = matrix.size // matrix.shape[1]
         if training:
-            mean = matrix.mean(axis=axes)
+            mean = _channel_sum(matrix, axes) / count
             centered = matrix - mean.reshape(shape)
-            var = xp.square(centered).mean(axis=axes)
+            out = xp.multiply(centered, centered)  # squares now, the output below
+            var = _channel_sum(out, axes) / count
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -50,33 +60,32 @@ class _BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += (momentum * count / max(count - 1, 1)) * var
         else:
-            mean, var = running_mean, running_var
-            centered = matrix - mean.reshape(shape)
-        inv_std = 1.0 / xp.sqrt(var + eps)
-        self.normalized = centered * inv_std.reshape(shape)
-        self.scale = inv_std if weight is None else weight * inv_std
+            centered = matrix - running_mean.reshape(shape)
+            out, var = xp.empty_like(centered), running_var
+        self.inv_std = 1.0 / xp.sqrt(var + eps)
+        self.scale = self.inv_std if weight is None else weight * self.inv_std
+        self.centered = centered
         self.meta = (training, axes, shape, count, weight is not None, bias is not None)
         self.like = x
-        if weight is None:  # (batch_norm adds a bias without weight outside this node)
-            out = self.normalized.copy()
-        else:
-            out = self.normalized * weight.reshape(shape)
-            if bias is not None:
-                out += bias.reshape(shape)
+        xp.multiply(centered, self.scale.reshape(shape), out=out)
+        if bias is not None:  # (batch_norm adds a bias without weight outside this node)
+            out += bias.reshape(shape)
         return _from_channel_matrix(out, x)
 
     def backward(self, grad):
         training, axes, shape, count, has_weight, has_bias = self.meta
         grad_matrix, _ = _as_channel_matrix(grad, self.like)
-        grad_sum = grad_matrix.sum(axis=axes)
-        grad_dot = (grad_matrix * self.normalized).sum(axis=axes)
+        grad_sum = _channel_sum(grad_matrix, axes)
+        scratch = grad_matrix * self.centered
+        grad_dot = _channel_sum(scratch, axes) * self.inv_std  # sum(grad * normalised)
+        grad_x = grad_matrix * self.scale.reshape(shape)
         if training:
-            # d/dx of scale * (x - mean) / std with batch mean and variance, in closed form
-            grad_x = grad_matrix - (grad_sum / count).reshape(shape)
-            grad_x -= self.normalized * (grad_dot / count).reshape(shape)
-            grad_x *= self.scale.reshape(shape)
-        else:
-            grad_x = grad_matrix * self.scale.reshape(shape)
+            # d/dx of scale * (x - mean) / std with the batch's mean and variance, closed form:
+            # scale * (grad - mean(grad) - normalised * mean(grad * normalised))
+            xp.multiply(self.centered, (self.scale * self.inv_std * grad_dot / count)
+                        .reshape(shape), out=scratch)
+            grad_x -= scratch
+            grad_x -= (self.scale * grad_sum / count).reshape(shape)
         grads = [_from_channel_matrix(grad_x, self.like)]
         if has_weight:
             grads.append(grad_dot)
