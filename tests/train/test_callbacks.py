@@ -5,7 +5,7 @@ import types
 
 import numpy as np
 import pytest
-from conftest import Scripted, WeightRecorder, make_model
+from train_support import Scripted, WeightRecorder, make_model
 
 import bpnn
 from bpnn import nn

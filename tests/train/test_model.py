@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_classifier, make_model
+from train_support import make_classifier, make_model
 
 import bpnn
 from bpnn import nn
