@@ -59,9 +59,11 @@ def test_conv2d_matches_torch(torch, case):
 
 
 @pytest.mark.parametrize("groups", [1, 2])
-def test_chunked_columns_give_the_same_result(torch, monkeypatch, groups):
-    # a limit below one sample's column matrix forces one chunk per sample
-    monkeypatch.setattr(conv_module, "MAX_COLUMN_BYTES", 64)
+@pytest.mark.parametrize("limit", ["CHUNK_BYTES", "MAX_COLUMN_BYTES"])
+def test_chunked_columns_give_the_same_result(torch, monkeypatch, groups, limit):
+    # a limit below one sample's column matrix forces one chunk per sample; with
+    # MAX_COLUMN_BYTES the backward pass also rebuilds the columns instead of keeping them
+    monkeypatch.setattr(conv_module, limit, 64)
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal((5, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 2)),
               rng.standard_normal(6)]

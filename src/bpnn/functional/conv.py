@@ -9,8 +9,9 @@ Column matrix. ``cols[n, oh, ow, kh, kw, c]``, built by one strided copy from a 
 (``numpy.lib.stride_tricks.as_strided``), flattened to ``(N*OH*OW, KH*KW*C)``; the forward pass is
 ``cols @ W`` and the backward pass ``cols.T @ grad`` (weight) and ``grad @ W.T`` (columns),
 scattered back by a loop over the KH*KW kernel offsets (col2im), never over pixels. When the
-column matrix of a whole batch would exceed :data:`MAX_COLUMN_BYTES`, the batch is processed in
-chunks of samples and the backward pass rebuilds each chunk's columns instead of keeping them.
+batch is processed in chunks of samples whose columns take about :data:`CHUNK_BYTES` (cache
+blocking); when the columns of the whole batch would exceed :data:`MAX_COLUMN_BYTES`, the backward
+pass rebuilds each chunk's columns instead of keeping them.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ import numbers
 from bpnn.autograd.tensor import Function, Tensor
 from bpnn.backend import xp
 
-#: Largest column matrix (bytes) built at once; larger batches are processed in chunks.
+#: Largest column matrix (bytes) of a whole batch kept for the backward pass; above it each
+#: chunk's columns are rebuilt there instead, so memory stays bounded for any batch size.
 MAX_COLUMN_BYTES = 128 * 2**20
+#: Columns built and multiplied at once: a few MiB, so a chunk's columns, output and input
+#: gradient stay in the processor's cache between the copy, the product and the adds.
+CHUNK_BYTES = 4 * 2**20
 
 
 def _pair(value, name: str, minimum: int = 1) -> tuple[int, int]:
@@ -124,8 +129,10 @@ class _Conv2d(Function):
             self.weight_matrix[:, -1] = bias.reshape(groups, out_per_group)
         out = xp.empty((n, oh, ow, out_channels), dtype=x.dtype)
         out_rows = out.reshape(n * oh * ow, out_channels)
-        self.chunks = self._chunks(n, oh * ow * kh * kw * c * x.dtype.itemsize)
-        self.cols = None
+        bytes_per_sample = oh * ow * (self.window_width + 1) * groups * x.dtype.itemsize
+        self.chunks = self._chunks(n, bytes_per_sample)
+        keep = n * bytes_per_sample <= MAX_COLUMN_BYTES
+        self.cols = [] if keep else None
         for start, stop in self.chunks:
             cols = self._im2col(start, stop)
             rows = slice(start * oh * ow, stop * oh * ow)
@@ -134,13 +141,13 @@ class _Conv2d(Function):
             else:
                 product = xp.matmul(cols, self.weight_matrix)  # (G, rows, OCg)
                 out_rows[rows].reshape(-1, groups, out_per_group)[...] = product.transpose(1, 0, 2)
-            if len(self.chunks) == 1:
-                self.cols = cols
+            if keep:
+                self.cols.append(cols)
         return out.transpose(0, 3, 1, 2)
 
     @staticmethod
     def _chunks(n: int, bytes_per_sample: int) -> list:
-        per_chunk = max(1, MAX_COLUMN_BYTES // max(1, bytes_per_sample))
+        per_chunk = max(1, min(CHUNK_BYTES, MAX_COLUMN_BYTES) // max(1, bytes_per_sample))
         return [(start, min(n, start + per_chunk)) for start in range(0, n, per_chunk)]
 
     def _windows(self):
@@ -187,7 +194,7 @@ class _Conv2d(Function):
         grad_weight = grad_padded = None
         if want_x:
             grad_padded = xp.zeros(self.padded.shape, dtype=grad.dtype)
-        for start, stop in self.chunks:
+        for index, (start, stop) in enumerate(self.chunks):
             rows = grad_rows[start * oh * ow:stop * oh * ow]
             if groups == 1:
                 grouped = rows[None]
@@ -195,7 +202,7 @@ class _Conv2d(Function):
                 grouped = xp.ascontiguousarray(
                     rows.reshape(-1, groups, out_per_group).transpose(1, 0, 2))
             if want_w:
-                cols = self.cols if self.cols is not None else self._im2col(start, stop)
+                cols = self.cols[index] if self.cols is not None else self._im2col(start, stop)
                 product = xp.matmul(grouped.transpose(0, 2, 1), cols)  # (G, OCg, width)
                 if grad_weight is None:
                     grad_weight = product

@@ -19,6 +19,7 @@ import numbers
 
 from bpnn.autograd.tensor import Function, Tensor
 from bpnn.backend import xp
+from bpnn.functional import conv as _conv
 from bpnn.functional.conv import (
     _pair,
     check_4d,
@@ -75,8 +76,8 @@ def _unpad(grad_padded, padding, shape):
     return grad_padded[:, :, pad_h:pad_h + shape[2], pad_w:pad_w + shape[3]]
 
 
-def _running_max(views):
-    """Elementwise maximum of the views, allocating one array (none for a single view)."""
+def _running_max(views, out=None):
+    """Elementwise maximum of the views, into ``out`` or one new array (none for one view)."""
     result, owned = None, False
     for view in views:
         if result is None:
@@ -84,8 +85,20 @@ def _running_max(views):
         elif owned:
             xp.maximum(result, view, out=result)
         else:
-            result, owned = xp.maximum(result, view), True
-    return result, owned
+            result, owned = xp.maximum(result, view, out=out), True
+    if out is not None and not owned:
+        out[...] = result
+        result = out
+    return result
+
+
+def _sample_chunks(array) -> list:
+    """Slices of samples holding about half of ``CHUNK_BYTES`` each (cache blocking: the passes
+    over kernel offsets then find their operands in cache)."""
+    n = array.shape[0]
+    per_sample = max(1, array.nbytes // max(1, n))
+    size = max(1, _conv.CHUNK_BYTES // 2 // per_sample)
+    return [slice(start, min(n, start + size)) for start in range(0, n, size)]
 
 
 class _MaxPool2d(Function):
@@ -101,14 +114,14 @@ class _MaxPool2d(Function):
                 out_hw=(1, 1)):
         padded = _pad(x, padding, -xp.inf)
         span_h, span_w = stride[0] * (out_hw[0] - 1) + 1, stride[1] * (out_hw[1] - 1) + 1
-        rows, _ = _running_max(
-            padded[:, :, i * dilation[0]:i * dilation[0] + span_h:stride[0]]
-            for i in range(kernel[0]))
-        out, owned = _running_max(
-            rows[..., j * dilation[1]:j * dilation[1] + span_w:stride[1]]
-            for j in range(kernel[1]))
-        if not owned:  # a 1x1 window: the output must not share the input's memory
-            out = out.copy(order="K")
+        out = empty_like_layout(x, x.shape[:2] + tuple(out_hw), x.dtype)
+        self.chunks = _sample_chunks(padded)
+        for chunk in self.chunks:
+            rows = _running_max(
+                padded[chunk, :, i * dilation[0]:i * dilation[0] + span_h:stride[0]]
+                for i in range(kernel[0]))
+            _running_max((rows[..., j * dilation[1]:j * dilation[1] + span_w:stride[1]]
+                          for j in range(kernel[1])), out=out[chunk])
         self.padded, self.out = padded, out
         self.geometry = (x.shape, kernel, stride, padding, dilation, out_hw)
         self.like = x
@@ -126,23 +139,25 @@ class _MaxPool2d(Function):
             grad_padded[:, :, :, out_hw[1] * stride[1]:] = 0
         overlapping = stride[0] < dilation[0] * (kernel[0] - 1) + 1 or (
             stride[1] < dilation[1] * (kernel[1] - 1) + 1)
-        source = _offset_views(self.padded, kernel, stride, dilation, out_hw)
-        target = _offset_views(grad_padded, kernel, stride, dilation, out_hw)
-        taken = None  # windows whose winner is already found
-        for (index, view), (_, grad_view) in zip(source, target, strict=True):
-            # the first offset (row-major) holding the maximum wins, as in PyTorch
-            winner = view == self.out
-            if taken is None:
-                taken = winner  # (the first winner is used before taken changes in place)
-            elif index < kernel[0] * kernel[1] - 1:
-                xp.greater(winner, taken, out=winner)  # winner and not taken
-                taken |= winner
-            else:
-                xp.greater(winner, taken, out=winner)
-            if overlapping:
-                grad_view += grad * winner
-            else:  # each input element lies in at most one window: write, no read
-                xp.multiply(grad, winner, out=grad_view)
+        last = kernel[0] * kernel[1] - 1
+        for chunk in self.chunks:
+            out, chunk_grad = self.out[chunk], grad[chunk]
+            source = _offset_views(self.padded[chunk], kernel, stride, dilation, out_hw)
+            target = _offset_views(grad_padded[chunk], kernel, stride, dilation, out_hw)
+            taken = None  # windows whose winner is already found
+            for (index, view), (_, grad_view) in zip(source, target, strict=True):
+                # the first offset (row-major) holding the maximum wins, as in PyTorch
+                winner = view == out
+                if taken is None:
+                    taken = winner  # (used before taken changes in place)
+                else:
+                    xp.greater(winner, taken, out=winner)  # winner and not taken
+                    if index < last:
+                        taken |= winner
+                if overlapping:
+                    grad_view += chunk_grad * winner
+                else:  # each input element lies in at most one window: write, no read
+                    xp.multiply(chunk_grad, winner, out=grad_view)
         return (_unpad(grad_padded, padding, shape),)
 
 
