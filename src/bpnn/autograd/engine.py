@@ -56,32 +56,31 @@ def run_backward(root, gradient, retain_graph: bool = False) -> None:
         if fn.freed:
             raise RuntimeError(_FREED_MESSAGE)
         grad = pending.pop(id(fn))
-        retained = fn.__dict__.get("retained")
-        if retained is not None:
+        if fn.retained is not None:
+            retained = fn.retained
             retained.grad = grad if retained.grad is None else retained.grad + grad
-        input_grads = fn.backward(grad)
-        for tensor, input_grad in zip(fn.parents, input_grads, strict=True):
+        for tensor, input_grad in zip(fn.parents, fn.backward(grad), strict=True):
             if input_grad is None or not tensor.requires_grad:
                 continue
-            if input_grad.shape != tensor.data.shape:
+            data = tensor.data
+            if input_grad.shape != data.shape:
                 raise RuntimeError(
                     f"{type(fn).__name__}.backward returned a gradient of shape "
-                    f"{input_grad.shape} for an input of shape {tensor.data.shape}"
+                    f"{input_grad.shape} for an input of shape {data.shape}"
                 )
             producer = tensor._ctx
-            if producer is None:
-                if input_grad.dtype != tensor.data.dtype:
-                    input_grad = input_grad.astype(tensor.data.dtype)
-                if tensor.grad is None:
-                    if id(input_grad) in owned or input_grad.base is not None:
-                        input_grad = input_grad.copy()
-                    owned.add(id(input_grad))
-                    tensor.grad = input_grad
-                else:
-                    tensor.grad = tensor.grad + input_grad
-            else:
+            if producer is not None:
                 key = id(producer)
                 previous = pending.get(key)
                 pending[key] = input_grad if previous is None else previous + input_grad
+            elif tensor.grad is None:
+                if input_grad.dtype != data.dtype:
+                    input_grad = input_grad.astype(data.dtype)
+                elif id(input_grad) in owned or input_grad.base is not None:
+                    input_grad = input_grad.copy()
+                owned.add(id(input_grad))
+                tensor.grad = input_grad
+            else:
+                tensor.grad = tensor.grad + input_grad
         if not retain_graph:
             _free(fn)

@@ -12,6 +12,7 @@ import functools
 import numbers
 
 from bpnn import backend
+from bpnn.autograd.engine import run_backward
 from bpnn.backend import xp
 
 _grad_state = {"enabled": True}
@@ -66,6 +67,7 @@ class Function:
     """
 
     freed = False
+    retained = None  # set by Tensor.retain_grad(): the output whose .grad should be kept
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
@@ -217,8 +219,6 @@ class Tensor:
         ValueError
             If ``gradient``'s shape differs from this tensor's.
         """
-        from bpnn.autograd.engine import run_backward
-
         if not self.requires_grad:
             raise RuntimeError(
                 "backward() called on a tensor that does not require grad: no input of the "

@@ -154,17 +154,26 @@ def _restore_layout(flat, shape):
     return xp.moveaxis(flat.reshape(moved), -1, 1)
 
 
-def _check_class_targets(name: str, input_shape, target, num_classes: int, ignore_index: int):
+def _check_class_targets(name: str, input_shape, target, num_classes: int,
+                         ignore_index: int) -> bool:
+    """Validate class indices; return whether any of them equals ``ignore_index``."""
     expected = (input_shape[0],) + tuple(input_shape[2:]) if len(input_shape) > 1 else ()
     if target.shape != expected:
         raise ValueError(
             f"{name}: class-index target should have shape {expected} for input of shape "
             f"{tuple(input_shape)}, got {target.shape}"
         )
-    valid = target[target != ignore_index]
+    if not target.size:
+        return False
+    low, high = target.min(), target.max()
+    if 0 <= low and high < num_classes:  # the common case: two reductions, no masks
+        return bool(low <= ignore_index <= high and (target == ignore_index).any())
+    ignored = target == ignore_index
+    valid = target[~ignored]
     if valid.size and (valid.min() < 0 or valid.max() >= num_classes):
         bad = int(valid.min() if valid.min() < 0 else valid.max())
         raise ValueError(f"{name}: target label {bad} is outside [0, {num_classes - 1}]")
+    return bool(ignored.any())
 
 
 class _CrossEntropy(Function):
@@ -174,39 +183,46 @@ class _CrossEntropy(Function):
     weights), with no exp of a log and no division by a probability that underflowed.
     """
 
-    def forward(self, logits, target, weight, reduction, label_smoothing, ignore_index):
+    def forward(self, logits, target, weight, reduction, label_smoothing, ignore_index,
+                any_ignored=False):
         self.shape, self.reduction = logits.shape, reduction
         flat = _classes_last(logits)
         n, c = flat.shape
-        log_probs = log_softmax_array(flat, axis=1)
-        self.log_probs = log_probs
-        if target.dtype.kind in "iu":
+        self.plain = (target.dtype.kind in "iu" and weight is None and label_smoothing == 0.0
+                      and not any_ignored)
+        if self.plain:  # hard labels, no weights: the tutorials' case, kept to a few passes
             labels = target.reshape(-1)
-            active = labels != ignore_index
-            safe = xp.where(active, labels, 0)
-            base_weight = weight[safe] if weight is not None else xp.ones(n, logits.dtype)
-            picked_weight = base_weight * active
-            self.plain = weight is None and label_smoothing == 0.0 and active.all()
-            if self.plain:
-                self.labels = labels
-                per_sample = -log_probs[xp.arange(n), labels]
-            else:
+            shifted = flat - flat.max(axis=1, keepdims=True)
+            exps = xp.exp(shifted)
+            sums = exps.sum(axis=1)
+            rows = xp.arange(n)
+            per_sample = xp.log(sums) - shifted[rows, labels]
+            self.exps, self.sums, self.rows, self.labels = exps, sums, rows, labels
+            self.normaliser = n
+        else:
+            log_probs = log_softmax_array(flat, axis=1)
+            self.log_probs = log_probs
+            if target.dtype.kind in "iu":
+                labels = target.reshape(-1)
+                active = labels != ignore_index
+                safe = xp.where(active, labels, 0)
+                base_weight = weight[safe] if weight is not None else xp.ones(n, logits.dtype)
+                picked_weight = base_weight * active
                 mass = xp.zeros((n, c), dtype=logits.dtype)
                 mass[xp.arange(n), safe] = (1.0 - label_smoothing) * picked_weight
                 if label_smoothing:
                     class_weight = weight if weight is not None else xp.ones(c, logits.dtype)
                     mass += (label_smoothing / c) * class_weight[None, :] * active[:, None]
-                self.mass = mass
-                per_sample = -(mass * log_probs).sum(axis=1)
-            self.normaliser = picked_weight.sum()
-        else:
-            probabilities = _classes_last(target)
-            if label_smoothing:
-                probabilities = probabilities * (1.0 - label_smoothing) + label_smoothing / c
-            mass = probabilities * weight[None, :] if weight is not None else probabilities
-            self.plain, self.mass, self.normaliser = False, mass, n
+                self.normaliser = picked_weight.sum()
+            else:
+                probabilities = _classes_last(target)
+                if label_smoothing:
+                    probabilities = probabilities * (1.0 - label_smoothing) + label_smoothing / c
+                mass = probabilities * weight[None, :] if weight is not None else probabilities
+                self.normaliser = n
+            self.mass = mass
             per_sample = -(mass * log_probs).sum(axis=1)
-        per_sample = per_sample.astype(logits.dtype)
+        per_sample = per_sample.astype(logits.dtype, copy=False)
         if reduction == "mean":
             return xp.asarray(per_sample.sum() / self.normaliser, dtype=logits.dtype)
         if reduction == "sum":
@@ -216,20 +232,20 @@ class _CrossEntropy(Function):
         return per_sample.reshape((self.shape[0],) + tuple(self.shape[2:]))
 
     def backward(self, grad):
-        probabilities = xp.exp(self.log_probs)
         if self.plain:
-            grad_flat = probabilities
-            grad_flat[xp.arange(len(self.labels)), self.labels] -= 1
+            grad_flat = self.exps
+            grad_flat /= self.sums[:, None]  # softmax, in the buffer forward no longer needs
+            grad_flat[self.rows, self.labels] -= 1
         else:
             mass = self.mass
-            grad_flat = probabilities * mass.sum(axis=1, keepdims=True) - mass
+            grad_flat = xp.exp(self.log_probs) * mass.sum(axis=1, keepdims=True) - mass
         if self.reduction == "mean":
             grad_flat *= grad / self.normaliser
         elif self.reduction == "sum":
             grad_flat *= grad
         else:
             grad_flat *= grad.reshape(-1)[:, None]
-        return _restore_layout(grad_flat.astype(self.log_probs.dtype), self.shape), None
+        return (_restore_layout(grad_flat.astype(grad.dtype, copy=False), self.shape),)
 
 
 def _class_weight(weight, like: Tensor, num_classes: int):
@@ -281,16 +297,21 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     num_classes = input.shape[1] if input.ndim > 1 else input.shape[0]
-    target = target if isinstance(target, Tensor) else Tensor(xp.asarray(target))
-    if target.dtype.kind in "iub":
-        target = Tensor(target.data.astype(xp.int64))
-        _check_class_targets("cross_entropy", input.shape, target.data, num_classes, ignore_index)
+    raw = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    any_ignored = False
+    if raw.dtype.kind in "iub":
+        labels = raw if raw.dtype == xp.int64 else raw.astype(xp.int64)
+        any_ignored = _check_class_targets("cross_entropy", input.shape, labels, num_classes,
+                                           ignore_index)
     else:
         target = _target(target, input)
         _check_same_shape("cross_entropy (probability targets)", input, target)
+        labels = target.data
+    # targets are data, not graph inputs: passed as a parameter so backward owes them nothing
     return _CrossEntropy.apply(
-        input, target, weight=_class_weight(weight, input, num_classes), reduction=reduction,
-        label_smoothing=label_smoothing, ignore_index=ignore_index,
+        input, target=labels, weight=_class_weight(weight, input, num_classes),
+        reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
+        any_ignored=any_ignored,
     )
 
 
