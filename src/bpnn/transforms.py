@@ -18,6 +18,7 @@ import numbers
 
 from bpnn import backend
 from bpnn.backend import xp
+from bpnn.functional.conv import _pair  # the one int-or-pair check, shared with the layers
 
 __all__ = [
     "Compose", "GaussianNoise", "Normalize", "RandomCrop", "RandomHorizontalFlip",
@@ -214,7 +215,7 @@ class RandomTranslate(Transform):
 
     def __init__(self, max_shift, fill: float = 0.0, seed: int | None = None):
         super().__init__(seed)
-        self.max_shift = _non_negative_pair(max_shift, "RandomTranslate: max_shift")
+        self.max_shift = _pair(max_shift, "RandomTranslate: max_shift", minimum=0)
         self.fill = fill
 
     def apply(self, batch):
@@ -258,8 +259,8 @@ class RandomCrop(Transform):
 
     def __init__(self, size, padding=0, fill: float = 0.0, seed: int | None = None):
         super().__init__(seed)
-        self.size = _non_negative_pair(size, "RandomCrop: size", minimum=1)
-        self.padding = _non_negative_pair(padding, "RandomCrop: padding")
+        self.size = _pair(size, "RandomCrop: size")
+        self.padding = _pair(padding, "RandomCrop: padding", minimum=0)
         self.fill = fill
 
     def apply(self, batch):
@@ -380,10 +381,3 @@ class GaussianNoise(Transform):
         return f"std={self.std}"
 
 
-def _non_negative_pair(value, name: str, minimum: int = 0) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
-    if len(pair) != 2 or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum for v in pair
-    ):
-        raise ValueError(f"{name} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
