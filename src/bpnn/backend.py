@@ -6,9 +6,59 @@ dropped in here without touching any op.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+
 import numpy as np
 
 xp = np
+
+#: glibc's ``mallopt`` parameter numbers (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: Arrays up to this size come from the reused heap instead of fresh ``mmap`` pages (32 MiB is
+#: the most glibc accepts on 64-bit systems).
+MMAP_THRESHOLD_BYTES = 32 * 2**20
+#: Free memory kept at the top of the heap before it is handed back to the system.
+TRIM_THRESHOLD_BYTES = 512 * 2**20
+
+
+def tune_allocator() -> bool:
+    """Let glibc reuse freed array memory instead of returning it to the system at once.
+
+    Why: a training step allocates and frees arrays of a few MiB (activations, column matrices,
+    gradients). glibc's defaults serve each from fresh ``mmap`` pages, or trim the heap as soon
+    as they are freed, so every step takes a page fault per 4 KiB touched: on the Fashion-MNIST
+    CNN at batch 32 that was about 4,500 faults a step and more than half of the epoch's time. With
+    larger mmap and trim thresholds the heap keeps those pages and reuses them; the peak
+    resident memory is unchanged, but up to :data:`TRIM_THRESHOLD_BYTES` of freed memory stays
+    with the process. ``import bpnn`` calls this unless the environment variable
+    ``BPNN_TUNE_MALLOC`` is ``0``; it sets a process-wide option of the C library.
+
+    Returns
+    -------
+    bool
+        True when the options were set; False where there is no glibc (macOS, Windows, musl).
+
+    Example
+    -------
+    >>> import bpnn
+    >>> bpnn.backend.tune_allocator() in (True, False)
+    True
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # musl and other C libraries without mallopt
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+
+
+if os.environ.get("BPNN_TUNE_MALLOC", "1") != "0":
+    tune_allocator()
 
 _FLOAT_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
 _default_dtype = np.dtype(np.float32)
