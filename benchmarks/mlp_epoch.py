@@ -91,7 +91,7 @@ def epoch_numpy(x, y, batch_size: int) -> float:
         grads[0], grads[1] = da.T @ xb, da.sum(0)
         c1_ = 1 - beta1**step
         c2_ = math.sqrt(1 - beta2**step)  # a Python float: an np.float64 would upcast
-        for param, grad, m_, v_ in zip(params, grads, m, v):
+        for param, grad, m_, v_ in zip(params, grads, m, v, strict=True):
             m_ *= beta1
             m_ += (1 - beta1) * grad
             v_ *= beta2

@@ -92,6 +92,8 @@ def main():
     parser.add_argument("--bn-epochs", type=int, default=30,
                         help="epochs of the batch-norm + augmentation variant")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--shift", type=int, default=2,
+                        help="largest random shift (pixels) of the augmentation")
     parser.add_argument("--only", choices=["plain", "bn"], help="run one of the two networks")
     parser.add_argument("--path", default=None, help="folder with the four IDX .gz files")
     args = parser.parse_args()
@@ -107,7 +109,7 @@ def main():
         train("CNN", plain_cnn(), data, args.epochs, args.batch_size)
     if args.only in (None, "bn"):
         bpnn.manual_seed(0)
-        augment = Compose([RandomTranslate(2), RandomHorizontalFlip()])
+        augment = Compose([RandomTranslate(args.shift), RandomHorizontalFlip()])
         train("CNN + batch norm + augmentation", batch_norm_cnn(), data, args.bn_epochs,
               args.batch_size, transform=augment)
 

@@ -32,12 +32,12 @@ names = {"0.weight": ["w1", "w2", "w3", "w4"], "2.weight": ["w5", "w6", "w7", "w
          "0.bias": ["b1 (h1)", "b1 (h2)"], "2.bias": ["b2 (o1)", "b2 (o2)"]}
 print("gradients dE/dw:")
 for name, parameter in net.named_parameters():
-    for label, value in zip(names[name], parameter.grad.ravel()):
+    for label, value in zip(names[name], parameter.grad.ravel(), strict=True):
         print(f"  dE/d{label} = {value:.9f}")
 
 bpnn.optim.SGD(net.parameters(), lr=0.5).step()
 print("weights after one step (w <- w - 0.5 * dE/dw):")
 for name in ("2.weight", "0.weight"):
     parameter = dict(net.named_parameters())[name]
-    for label, value in zip(names[name], parameter.data.ravel()):
+    for label, value in zip(names[name], parameter.data.ravel(), strict=True):
         print(f"  {label} = {value:.9f}")

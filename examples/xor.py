@@ -31,7 +31,7 @@ with bpnn.no_grad():
     output = net(x).numpy()
 predictions = (output > 0.5).astype(int)
 accuracy = float((predictions == y.numpy()).mean())
-for inputs, out in zip(x.numpy(), output[:, 0]):
+for inputs, out in zip(x.numpy(), output[:, 0], strict=True):
     print(f"{inputs.astype(int).tolist()} -> {out:.4f}")
 print(f"accuracy: {accuracy:.0%}")
 if not np.array_equal(predictions, y.numpy().astype(int)):

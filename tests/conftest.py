@@ -13,7 +13,8 @@ def _import_torch():
         import torch
     except ImportError:
         if os.environ.get("BPNN_REQUIRE_TORCH") == "1":
-            pytest.fail("the PyTorch oracle is required (BPNN_REQUIRE_TORCH=1) but torch is missing")
+            pytest.fail("the PyTorch oracle is required (BPNN_REQUIRE_TORCH=1) but torch is "
+                        "missing")
         pytest.skip("PyTorch (the reference oracle) is not installed")
     torch.set_num_threads(1)
     return torch

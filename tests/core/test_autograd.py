@@ -14,7 +14,7 @@ def run_both(torch, fn_ours, fn_torch, arrays, dtype="float64", tol=1e-10):
     upstream = np.random.default_rng(3).standard_normal(out.shape).astype(dtype)
     out.backward(upstream)
     ref.backward(torch.tensor(upstream))
-    for mine, theirs_ in zip(ours, theirs):
+    for mine, theirs_ in zip(ours, theirs, strict=True):
         expected = theirs_.grad.numpy() if theirs_.grad is not None else np.zeros_like(mine.data)
         got = mine.grad if mine.grad is not None else np.zeros_like(mine.data)
         np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
@@ -59,7 +59,8 @@ UNARY = [
     ("clip_low", lambda t: t.clip(min=0.1), lambda t: t.clamp(min=0.1)),
     ("sum", lambda t: t.sum(), lambda t: t.sum()),
     ("sum_axis", lambda t: t.sum(axis=1), lambda t: t.sum(dim=1)),
-    ("sum_keep", lambda t: t.sum(axis=(0, 2), keepdims=True), lambda t: t.sum(dim=(0, 2), keepdim=True)),
+    ("sum_keep", lambda t: t.sum(axis=(0, 2), keepdims=True),
+     lambda t: t.sum(dim=(0, 2), keepdim=True)),
     ("mean", lambda t: t.mean(), lambda t: t.mean()),
     ("mean_axis", lambda t: t.mean(axis=-1), lambda t: t.mean(dim=-1)),
     ("mean_keep", lambda t: t.mean(axis=0, keepdims=True), lambda t: t.mean(dim=0, keepdim=True)),
@@ -104,8 +105,8 @@ def test_concatenate_stack_where_match_torch(torch, rng):
     a, b, c = rng.standard_normal((2, 3)), rng.standard_normal((4, 3)), rng.standard_normal((2, 3))
     run_both(torch, lambda x, y: bpnn.concatenate([x, y], axis=0) * 3,
              lambda x, y: torch.cat([x, y], dim=0) * 3, [a, b])
-    run_both(torch, lambda x, y: bpnn.stack([x, y], axis=1), lambda x, y: torch.stack([x, y], dim=1),
-             [a, c])
+    run_both(torch, lambda x, y: bpnn.stack([x, y], axis=1),
+             lambda x, y: torch.stack([x, y], dim=1), [a, c])
     cond = a > 0
     run_both(torch, lambda x, y: bpnn.where(cond, x, y),
              lambda x, y: torch.where(torch.tensor(cond), x, y), [a, c])
@@ -276,11 +277,13 @@ def test_bad_input_errors_name_the_shapes():
         bpnn.ones(2, 3) @ bpnn.ones(4, 5)
     with pytest.raises(RuntimeError, match=r"non-scalar tensor of shape \(2, 2\)"):
         (bpnn.ones(2, 2, requires_grad=True) * 2).backward()
-    with pytest.raises(ValueError, match=r"gradient has shape \(3,\) but the tensor has shape \(2,\)"):
+    with pytest.raises(ValueError,
+                       match=r"gradient has shape \(3,\) but the tensor has shape \(2,\)"):
         (bpnn.ones(2, requires_grad=True) * 2).backward(np.ones(3))
     with pytest.raises(RuntimeError, match="does not require grad"):
         bpnn.ones(2).sum().backward()
-    with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \(2, 3\) into \(4, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"cannot reshape a tensor of shape \(2, 3\) into \(4, 2\)"):
         bpnn.ones(2, 3).reshape(4, 2)
     with pytest.raises(RuntimeError, match="in-place assignment"):
         bpnn.ones(2, requires_grad=True)[0] = 3.0
@@ -295,5 +298,6 @@ def test_engine_rejects_a_backward_with_the_wrong_shape():
             return (np.ones(7),)
 
     x = bpnn.ones(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"BadShape.backward returned a gradient of shape \(7,\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"BadShape.backward returned a gradient of shape \(7,\)"):
         BadShape.apply(x).backward()

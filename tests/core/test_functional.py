@@ -1,4 +1,5 @@
-"""Every function in bpnn.nn.functional against PyTorch (forward and backward) and finite differences."""
+"""Every function in bpnn.nn.functional against PyTorch (forward, backward) and finite differences.
+"""
 
 import numpy as np
 import pytest
@@ -13,8 +14,9 @@ def compare_with_torch(torch, bpnn_fn, torch_fn, arrays, dtype, grad_mask=None):
     """Run both libraries on the same inputs and a random upstream gradient; compare all."""
     tol = TOL[dtype]
     grad_mask = grad_mask or [True] * len(arrays)
-    ours = [bpnn.tensor(a.astype(dtype), requires_grad=g) for a, g in zip(arrays, grad_mask)]
-    theirs = [torch.tensor(a.astype(dtype), requires_grad=g) for a, g in zip(arrays, grad_mask)]
+    pairs = list(zip(arrays, grad_mask, strict=True))
+    ours = [bpnn.tensor(a.astype(dtype), requires_grad=g) for a, g in pairs]
+    theirs = [torch.tensor(a.astype(dtype), requires_grad=g) for a, g in pairs]
     out = bpnn_fn(*ours)
     ref = torch_fn(*theirs)
     assert out.dtype == np.dtype(dtype)
@@ -22,7 +24,7 @@ def compare_with_torch(torch, bpnn_fn, torch_fn, arrays, dtype, grad_mask=None):
     upstream = np.random.default_rng(7).standard_normal(out.shape).astype(dtype)
     out.backward(upstream)
     ref.backward(torch.tensor(upstream))
-    for mine, reference, wanted in zip(ours, theirs, grad_mask):
+    for mine, reference, wanted in zip(ours, theirs, grad_mask, strict=True):
         if wanted:
             assert mine.grad.dtype == np.dtype(dtype)
             np.testing.assert_allclose(mine.grad, reference.grad.numpy(), **tol)
@@ -83,7 +85,8 @@ def test_linear_matches_torch(torch, rng, dtype, bias, batch_shape):
 
 
 def test_linear_gradcheck(rng):
-    tensors = [bpnn.tensor(rng.standard_normal(s), requires_grad=True) for s in [(5, 4), (3, 4), (3,)]]
+    tensors = [bpnn.tensor(rng.standard_normal(s), requires_grad=True)
+               for s in [(5, 4), (3, 4), (3,)]]
     assert bpnn.gradcheck(F.linear, tensors, atol=1e-7, rtol=1e-6)
 
 

@@ -59,7 +59,7 @@ def test_mlp_forward_and_gradients_match_torch(torch, rng, dtype, tol):
     np.testing.assert_allclose(loss.item(), ref.item(), rtol=tol)
     loss.backward()
     ref.backward()
-    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         assert p.grad.dtype == np.dtype(dtype), name
         np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=tol, atol=tol, err_msg=name)
 
@@ -73,7 +73,8 @@ LOSS_MODULES = [
     ("nll", lambda: nn.NLLLoss(), lambda T: T.nn.NLLLoss(), "labels"),
     ("bce", lambda: nn.BCELoss(), lambda T: T.nn.BCELoss(), "prob"),
     ("bcelogits", lambda: nn.BCEWithLogitsLoss(pos_weight=[2.0, 2.0, 2.0]),
-     lambda T: T.nn.BCEWithLogitsLoss(pos_weight=T.tensor([2.0, 2.0, 2.0], dtype=T.float64)), "binary"),
+     lambda T: T.nn.BCEWithLogitsLoss(pos_weight=T.tensor([2.0, 2.0, 2.0], dtype=T.float64)),
+     "binary"),
 ]
 
 
@@ -176,7 +177,8 @@ def test_state_dict_round_trip_and_errors():
     bad = dict(a.state_dict())
     bad["1.weight"] = np.zeros((3, 4))
     before = b.state_dict()
-    with pytest.raises(ValueError, match=r"state_dict\['1.weight'\] has shape \(3, 4\) but the module expects \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"state_dict\['1.weight'\] has shape \(3, 4\) but the "
+                                         r"module expects \(2, 4\)"):
         b.load_state_dict(bad)
     for key, value in b.state_dict().items():  # nothing half-loaded
         np.testing.assert_array_equal(value, before[key])
