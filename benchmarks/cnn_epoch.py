@@ -3,17 +3,25 @@
 Network (examples/fashion_mnist_cnn.py): Conv 32 3x3 -> ReLU -> MaxPool 2 -> Conv 64 3x3 ->
 ReLU -> MaxPool 2 -> Flatten -> Linear 128 -> ReLU -> Linear 10. Fashion-MNIST-shaped data
 (random pixels and labels: the work per step is timed, not the accuracy), batch sizes 32 and
-128. Each framework runs in a child process, so its peak memory is its own: the resident set
-size sampled every 2 ms during the epoch (``ru_maxrss`` would not do: on Linux a child inherits
-its parent's high-water mark across exec), and its growth over the data and imports. Times are
-scaled to a 60,000-sample epoch.
+128.
 
-The floor: forward + backward cost about 15.9 MFLOP per sample (about 0.95 TFLOP a 60,000-sample
+Time: both frameworks train in this one process, in alternating rounds (bpnn, PyTorch, bpnn,
+...) of ``--samples`` samples each, so that a slow spell of the machine hits both; each round
+is scaled to a 60,000-sample epoch, and the medians of the rounds and of the per-round ratios
+are printed. Both run under the same C allocator settings (``import bpnn`` tunes glibc's
+malloc for the whole process; see bpnn.backend.tune_allocator).
+
+Memory: each framework trains a few steps in a child process of its own, so its peak is its
+own: the resident set size sampled every 2 ms (``ru_maxrss`` would not do: on Linux a child
+inherits its parent's high-water mark across exec), and its growth over the data and imports.
+(The sampling thread is kept out of the timed rounds: it competes for the interpreter lock.)
+
+The floor: forward + backward cost about 15.4 MFLOP per sample (about 0.92 TFLOP a 60,000-sample
 epoch); divided by this machine's float32 matrix-product speed (measured here on one large
 sgemm) it is the time a perfect implementation would need. The fraction of that peak each
 framework reaches is printed.
 
-Run: python benchmarks/cnn_epoch.py [--samples 10000] [--repeats 1]
+Run: python benchmarks/cnn_epoch.py [--samples 2500] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -142,7 +150,7 @@ class PeakMemory:
         return False
 
 
-def worker(framework: str, batch_size: int, samples: int, repeats: int) -> None:
+def worker(framework: str, batch_size: int, samples: int) -> None:
     x, y = make_data(samples)
     if framework == "torch":
         import torch  # noqa: F401 - imported before the baseline, like bpnn below
@@ -151,24 +159,37 @@ def worker(framework: str, batch_size: int, samples: int, repeats: int) -> None:
     baseline = current_rss_mib()
     run = run_torch if framework == "torch" else run_bpnn
     with PeakMemory() as memory:
-        seconds = min(run(x, y, batch_size) for _ in range(repeats))
-    print(json.dumps({"seconds": seconds, "peak_mib": memory.peak,
-                      "growth_mib": memory.peak - baseline}))
+        run(x, y, batch_size)
+    print(json.dumps({"peak_mib": memory.peak, "growth_mib": memory.peak - baseline}))
 
 
-def measure(framework: str, batch_size: int, samples: int, repeats: int) -> dict:
+def measure_memory(framework: str, batch_size: int, samples: int) -> dict:
     command = [sys.executable, __file__, "--worker", framework, "--batch-size", str(batch_size),
-               "--samples", str(samples), "--repeats", str(repeats)]
+               "--samples", str(samples)]
     result = subprocess.run(command, capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def time_rounds(batch_size: int, samples: int, rounds: int) -> tuple[list, list]:
+    """Seconds per 60,000-sample epoch of each round, bpnn's and PyTorch's, interleaved."""
+    x, y = make_data(samples)
+    run_bpnn(x, y, batch_size)  # warm-up: first-call costs, caches, thread pools
+    run_torch(x, y, batch_size)
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(run_bpnn(x, y, batch_size) * EPOCH / samples)
+        theirs.append(run_torch(x, y, batch_size) * EPOCH / samples)
+    return ours, theirs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=10000,
-                        help="samples timed (a fixed slice; times are scaled to 60,000)")
-    parser.add_argument("--repeats", type=int, default=1, help="best of this many passes")
+    parser.add_argument("--samples", type=int, default=2500,
+                        help="samples per timed round (times are scaled to 60,000)")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per framework")
+    parser.add_argument("--memory-samples", type=int, default=1000,
+                        help="samples trained in each memory-measuring child")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--peak-gflops", type=float,
                         help="float32 matrix-product peak to compare with (default: measured)")
@@ -176,7 +197,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.batch_size, args.samples, args.repeats)
+        worker(args.worker, args.batch_size, args.samples)
         return
     import torch
 
@@ -184,24 +205,27 @@ def main() -> None:
 
     peak = args.peak_gflops or sgemm_gflops()
     floor = flops_per_sample() * EPOCH / (peak * 1e9)
-    scale = EPOCH / args.samples
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
           f"numpy {np.__version__} ({bpnn.backend.blas_info().get('blas', '?')}), torch "
           f"{torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"{args.samples} samples timed, scaled to a {EPOCH}-sample epoch; "
-          f"{flops_per_sample() / 1e6:.1f} MFLOP per sample; sgemm peak {peak:.0f} GFLOP/s "
-          f"({'given' if args.peak_gflops else 'measured'}) "
-          f"-> floor {floor:.1f} s per epoch")
-    print(f"{'batch':>5}  {'bpnn s':>7}  {'torch s':>7}  {'bpnn/torch':>10}  {'bpnn peak':>9}  "
-          f"{'torch peak':>10}  {'bpnn %peak':>10}  {'torch %peak':>11}")
-    print("(memory: peak resident set in MiB; in brackets its growth over the data and imports)")
+    print(f"{args.rounds} alternating rounds of {args.samples} samples each, scaled to a "
+          f"{EPOCH}-sample epoch; {flops_per_sample() / 1e6:.1f} MFLOP per sample; sgemm peak "
+          f"{peak:.0f} GFLOP/s ({'given' if args.peak_gflops else 'measured'}) -> floor "
+          f"{floor:.1f} s per epoch")
+    print(f"{'batch':>5}  {'bpnn s':>7}  {'torch s':>7}  {'bpnn/torch':>10}  {'(range)':>11}  "
+          f"{'bpnn MiB':>8}  {'torch MiB':>9}  {'bpnn %peak':>10}  {'torch %peak':>11}")
+    print("(times: medians of the rounds; memory: peak resident set, in brackets its growth "
+          "over the data and imports)")
     for batch_size in args.batch_sizes:
-        ours = measure("bpnn", batch_size, args.samples, args.repeats)
-        theirs = measure("torch", batch_size, args.samples, args.repeats)
-        ours_s, theirs_s = ours["seconds"] * scale, theirs["seconds"] * scale
-        print(f"{batch_size:5d}  {ours_s:7.1f}  {theirs_s:7.1f}  {ours_s / theirs_s:10.2f}  "
-              f"{ours['peak_mib']:5.0f}({ours['growth_mib']:3.0f})  "
-              f"{theirs['peak_mib']:6.0f}({theirs['growth_mib']:3.0f})  "
+        ours, theirs = time_rounds(batch_size, args.samples, args.rounds)
+        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        ours_s, theirs_s = float(np.median(ours)), float(np.median(theirs))
+        memory = {name: measure_memory(name, batch_size, args.memory_samples)
+                  for name in ("bpnn", "torch")}
+        print(f"{batch_size:5d}  {ours_s:7.1f}  {theirs_s:7.1f}  {np.median(ratios):10.2f}  "
+              f"{min(ratios):5.2f}-{max(ratios):4.2f}  "
+              f"{memory['bpnn']['peak_mib']:4.0f}({memory['bpnn']['growth_mib']:3.0f})  "
+              f"{memory['torch']['peak_mib']:5.0f}({memory['torch']['growth_mib']:3.0f})  "
               f"{100 * floor / ours_s:9.0f}%  {100 * floor / theirs_s:10.0f}%")
 
 

@@ -162,3 +162,42 @@ def test_pooling_bad_input_names_the_shapes():
         nn.AvgPool2d(2, padding=2)(bpnn.randn(1, 1, 6, 6))
     with pytest.raises(ValueError, match="output_size"):
         F.adaptive_avg_pool2d(bpnn.randn(1, 1, 4, 4), 0)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation", [
+    (2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 0, 1), (2, 1, 1, 2)])
+def test_sequential_pools_before_relu_with_identical_values_and_gradients(
+        torch, kernel, stride, padding, dilation):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 2, 9, 9))
+    x[0, 0, :4, :4] = 0.0  # ties at zero and windows whose maximum is 0 or negative
+    x[1, 1] = -np.abs(x[1, 1])
+    weight = rng.standard_normal((4, 2, 1, 1))
+    layers = [nn.ReLU(), nn.MaxPool2d(kernel, stride, padding, dilation)]
+    net = nn.Sequential(nn.Conv2d(2, 4, 1, bias=False), *layers).double()
+    net[0].weight.data[...] = weight
+    upstream = rng.standard_normal(net(bpnn.Tensor(x)).shape)
+
+    def run(forward):
+        inputs = bpnn.Tensor(x, requires_grad=True)
+        net.zero_grad()
+        out = forward(inputs)
+        out.backward(upstream)
+        return out, inputs.grad.copy(), net[0].weight.grad.copy()
+
+    chained = run(net)
+    one_by_one = run(lambda t: layers[1](layers[0](net[0](t))))
+    fused = dilation == 1  # a dilated window can lie wholly in the padding: not reordered
+    assert type(chained[0]._ctx).__name__ == ("_ReLU" if fused else "_MaxPool2d")
+    for ours, reference in zip(chained, one_by_one, strict=True):
+        np.testing.assert_array_equal(np.asarray(getattr(ours, "data", ours)),
+                                      np.asarray(getattr(reference, "data", reference)))
+    # and both equal PyTorch's relu -> max_pool2d
+    x_t = torch.tensor(x, requires_grad=True)
+    w_t = torch.tensor(weight, requires_grad=True)
+    out_t = torch.nn.functional.max_pool2d(
+        torch.relu(torch.nn.functional.conv2d(x_t, w_t)), kernel, stride, padding, dilation)
+    out_t.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(chained[0].numpy(), out_t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(chained[1], x_t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(chained[2], w_t.grad.numpy(), rtol=1e-12, atol=1e-12)
