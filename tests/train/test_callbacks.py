@@ -276,3 +276,18 @@ def test_progress_bar_on_a_terminal(blobs):
                      callbacks=[ProgressBar(2, 4, stream=terminal)])
     shown = terminal.getvalue()
     assert "Epoch 2/2" in shown and "4/4" in shown and "loss: " in shown
+
+
+def test_two_callbacks_of_one_class_keep_their_own_state_on_resume(blobs):
+    model = make_model()
+    loss_scores = [3.0, 1.0, 2.0, 2.5, 2.6]
+    other_scores = [5.0, 4.0, 3.0, 3.5, 3.6]
+    _fit(model, blobs, [Scripted("score", loss_scores), Scripted("other", other_scores),
+                        EarlyStopping("score", patience=9), EarlyStopping("other", patience=9)],
+         epochs=3)
+    assert model.callback_states["EarlyStopping"]["best"] == 1.0
+    assert model.callback_states["EarlyStopping:2"]["best"] == 3.0
+    first, second = EarlyStopping("score", patience=9), EarlyStopping("other", patience=9)
+    _fit(model, blobs, [Scripted("score", loss_scores), Scripted("other", other_scores), first,
+                        second], epochs=4, initial_epoch=3)
+    assert (first.best, first.wait) == (1.0, 2) and (second.best, second.wait) == (3.0, 1)

@@ -128,6 +128,17 @@ class _Closure:
         return residual
 
 
+
+def _keyed(callbacks) -> list:
+    """``(key, callback)`` pairs: the class name, with ``:2``, ``:3`` ... for repeats."""
+    seen: dict = {}
+    pairs = []
+    for callback in callbacks:
+        name = type(callback).__name__
+        seen[name] = seen.get(name, 0) + 1
+        pairs.append((name if seen[name] == 1 else f"{name}:{seen[name]}", callback))
+    return pairs
+
 class Model:
     """A network with its loss, optimizer and metrics, trained Keras-style.
 
@@ -154,8 +165,9 @@ class Model:
     history : bpnn.callbacks.History
         Per-epoch logs, kept across ``fit`` calls (appended when resuming).
     callback_states : dict
-        Saved callback states by class name, handed to matching callbacks when a ``fit``
-        resumes (``initial_epoch > 0``).
+        Saved callback states by class name (``"EarlyStopping"``; a second callback of the
+        same class is ``"EarlyStopping:2"``, and so on in list order), handed to matching
+        callbacks when a ``fit`` resumes (``initial_epoch > 0``).
     stop_training : bool
         Set by a callback to end training after the current epoch.
 
@@ -571,8 +583,8 @@ class Model:
         self.stop_training, self._update_cancelled = False, False
         self._callbacks.on_train_begin()
         if initial_epoch > 0:
-            for callback in callbacks:
-                state = self.callback_states.get(type(callback).__name__)
+            for key, callback in _keyed(callbacks):
+                state = self.callback_states.get(key)
                 if state:
                     callback.load_state_dict(state)
         self.network.train()
@@ -714,10 +726,10 @@ class Model:
     # ---------------------------------------------------------------- checkpoints
     def _current_callback_states(self) -> dict:
         states = dict(self.callback_states)
-        for callback in getattr(self, "_user_callbacks", []):
+        for key, callback in _keyed(getattr(self, "_user_callbacks", [])):
             state = callback.state_dict()
             if state:
-                states[type(callback).__name__] = state
+                states[key] = state
         return states
 
     def to_checkpoint(self):
