@@ -204,3 +204,29 @@ def test_model_file_with_tensors_of_another_dtype_is_refused(tmp_path):
                        match=r"tensor '0.(weight|bias)' is float32 but the architecture expects "
                              r"float64"):
         bpnn.load(path)
+
+
+@pytest.mark.parametrize("optimizer, loss", [
+    ("lbfgs", "cross_entropy"), ("bfgs", "cross_entropy"), ("dfp", "cross_entropy"),
+    ("conjugate_gradient", "cross_entropy"), ("newton", "cross_entropy"),
+    ("levenberg_marquardt", "mse")])
+def test_second_order_fit_resumes_bit_identically(tmp_path, optimizer, loss):
+    """Full-batch iterations of a curvature optimizer: its history (directions, inverse
+    Hessian, damping) survives the file, so 5 + 7 iterations equal 12."""
+    x, y = _data("float64")
+    target = np.eye(3)[y] if loss == "mse" else y
+
+    def build():
+        bpnn.manual_seed(4)
+        net = nn.Sequential(nn.Linear(8, 6, dtype="float64"), nn.Tanh(),
+                            nn.Linear(6, 3, dtype="float64"))
+        return bpnn.Model(net, loss, optimizer)
+
+    straight = build()
+    straight.fit(x, target, epochs=12, verbose=0)
+    first = build()
+    first.fit(x, target, epochs=5, verbose=0)
+    bpnn.save(first, tmp_path / "model.bpnn")
+    resumed = bpnn.load(tmp_path / "model.bpnn")
+    resumed.fit(x, target, epochs=12, initial_epoch=5, verbose=0)
+    _assert_same_training_state(resumed, straight)
