@@ -166,20 +166,30 @@ def test_weights_only_checkpoint_is_a_module_file(tmp_path):
     np.testing.assert_array_equal(fresh.predict(x), model.predict(x))
 
 
-def test_tampered_model_checkpoint_is_refused(tmp_path):
+def _saved_with_edited_architecture(folder, edit):
+    """A fitted model's file whose JSON architecture ``edit(meta)`` changed; the tensors are
+    left as saved."""
     x, y = _data()
     model = _build()
     model.fit(x, y, epochs=1, **FIT)
-    path = tmp_path / "model.bpnn"
+    path = folder / "model.bpnn"
     bpnn.save(model, path)
     data = path.read_bytes()
     (length,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + length])
     meta = json.loads(header["__metadata__"]["meta"])
-    meta["network"]["children"]["3"]["config"]["out_features"] = 4
+    edit(meta)
     header["__metadata__"]["meta"] = json.dumps(meta)
     text = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + length:])
+    return path
+
+
+def test_tampered_model_checkpoint_is_refused(tmp_path):
+    def widen_output(meta):
+        meta["network"]["children"]["3"]["config"]["out_features"] = 4
+
+    path = _saved_with_edited_architecture(tmp_path, widen_output)
     state = bpnn.get_rng_state()
     with pytest.raises(bpnn.SerializationError, match=r"3.weight.*\(3, 24\).*\(4, 24\)"):
         bpnn.load(path)
@@ -187,19 +197,10 @@ def test_tampered_model_checkpoint_is_refused(tmp_path):
 
 
 def test_model_file_with_tensors_of_another_dtype_is_refused(tmp_path):
-    x, y = _data()
-    model = _build()
-    model.fit(x, y, epochs=1, **FIT)
-    path = tmp_path / "model.bpnn"
-    bpnn.save(model, path)
-    data = path.read_bytes()
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + length])
-    meta = json.loads(header["__metadata__"]["meta"])
-    meta["network"]["children"]["0"]["config"]["dtype"] = "float64"
-    header["__metadata__"]["meta"] = json.dumps(meta)
-    text = json.dumps(header).encode()
-    path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + length:])
+    def declare_float64(meta):
+        meta["network"]["children"]["0"]["config"]["dtype"] = "float64"
+
+    path = _saved_with_edited_architecture(tmp_path, declare_float64)
     with pytest.raises(bpnn.SerializationError,
                        match=r"tensor '0.(weight|bias)' is float32 but the architecture expects "
                              r"float64"):
