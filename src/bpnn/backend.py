@@ -57,8 +57,8 @@ def tune_allocator() -> bool:
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
 
 
-if os.environ.get("BPNN_TUNE_MALLOC", "1") != "0":
-    tune_allocator()
+#: Whether ``import bpnn`` tuned the C allocator (see :func:`tune_allocator`).
+ALLOCATOR_TUNED = os.environ.get("BPNN_TUNE_MALLOC", "1") != "0" and tune_allocator()
 
 _FLOAT_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
 _default_dtype = np.dtype(np.float32)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -81,4 +82,6 @@ def test_info_names_version_blas_and_data_sets(capsys):
     assert f"bpnn:           {bpnn.__version__}" in out
     assert "default dtype:  float32" in out
     assert "BLAS:" in out and "BLAS threads:" in out
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert ("allocator:      glibc malloc tuned" if glibc else "C library defaults") in out
     assert "phone_price (bundled," in out

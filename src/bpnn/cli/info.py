@@ -31,6 +31,8 @@ def collect() -> dict:
     facts["BLAS"] = blas.get("blas", "unknown")
     facts["BLAS threads"] = blas.get("threads", "unknown")
     facts["CPU cores"] = os.cpu_count()
+    facts["allocator"] = ("glibc malloc tuned (BPNN_TUNE_MALLOC=0 keeps its defaults)"
+                          if backend.ALLOCATOR_TUNED else "C library defaults")
     optional = []
     for module in ("pandas", "matplotlib", "tqdm", "safetensors", "scipy"):
         try:
