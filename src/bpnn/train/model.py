@@ -128,7 +128,6 @@ class _Closure:
         return residual
 
 
-
 def _keyed(callbacks) -> list:
     """``(key, callback)`` pairs: the class name, with ``:2``, ``:3`` ... for repeats."""
     seen: dict = {}
