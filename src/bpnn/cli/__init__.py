@@ -28,6 +28,7 @@ Backpropagation neural networks on CSV files.
   bpnn train DATA.csv --target COL   train, evaluate on a held-out split, save a model folder
   bpnn evaluate DIR DATA.csv         metrics of a saved model on labelled data
   bpnn predict DIR DATA.csv          predictions with the original label names
+  bpnn export DIR OUT.onnx           the model as an ONNX file (--with-preprocessing: raw columns)
   bpnn explain                       one backpropagation step, number by number
   bpnn info                          version, backend, BLAS, data sets
 """
@@ -150,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--proba", action="store_true",
                          help="add one probability column per class (classification)")
     predict.set_defaults(handler=commands.predict)
+
+    from bpnn.cli import export
+
+    export.add_parser(sub, [debug])
 
     explain = sub.add_parser("explain", parents=[debug],
                              help="one backpropagation step, number by number",
