@@ -30,7 +30,7 @@ def run(args) -> int:
     """Entry point of ``bpnn export``."""
     import bpnn.onnx as bpnn_onnx
     from bpnn.cli.commands import load_model_folder
-    from bpnn.onnx.export import check_opset, check_output_path
+    from bpnn.onnx.convert import check_opset, check_output_path
 
     try:
         check_output_path(args.output)  # a bad path fails before the model is read

@@ -8,7 +8,7 @@ imports it. ``verify=True`` and the tests run the graphs in onnxruntime.
 >>> bpnn.onnx.export(net, "net.onnx")  # doctest: +SKIP
 """
 
-from bpnn.onnx.export import export, save_model, to_onnx, write_atomically
+from bpnn.onnx.convert import export, save_model, to_onnx, write_atomically
 from bpnn.onnx.graph import ExportError
 from bpnn.onnx.layers import register_converter, supported_layers
 from bpnn.onnx.tabular import tabular_to_onnx

@@ -43,7 +43,7 @@ def _column_block(builder, column: dict) -> str:
     # an empty string is a missing value: it takes the fill category's index
     codes = builder.add("LabelEncoder", [name], "onehot.codes", domain=ML_DOMAIN,
                         keys_strings=categories + [""],
-                        values_int64=list(range(len(categories))) + [fill], default_int64=-1)
+                        values_int64s=list(range(len(categories))) + [fill], default_int64=-1)
     hot = builder.add("Equal", [codes, builder.constant(np.arange(len(categories),
                                                                   dtype=np.int64),
                                                         "onehot.indices")], "onehot.equal")
@@ -83,7 +83,7 @@ def tabular_to_onnx(network, preprocessing: dict, opset: int = 17):
         A malformed description, a layer with no ONNX form, or a network whose input width
         differs from the number of features.
     """
-    from bpnn.onnx.export import _network_dtype, _network_of, check_opset, finish_model
+    from bpnn.onnx.convert import _network_dtype, _network_of, check_opset, finish_model
     from bpnn.onnx.layers import add_network
 
     onnx = require_onnx()
