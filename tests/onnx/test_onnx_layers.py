@@ -191,3 +191,19 @@ def test_example_network_matches_onnxruntime(case, rng):
     factory, input_shape = EXAMPLES[case]
     network = randomise_statistics(factory(), rng)
     assert_matches(network, input_shape, rng)
+
+
+def test_readme_onnx_example_runs_and_matches_bpnn(tmp_path, monkeypatch, capsys):
+    import re
+
+    section = (ROOT / "README.md").read_text().split("## ONNX export", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.+?)\n```", section, flags=re.S)[0]
+    assert len(code.splitlines()) == 5
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(code, namespace)  # noqa: S102 - the README's own example
+    session = onnxruntime.InferenceSession(str(tmp_path / "net.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": namespace["x"]})[0]
+    np.testing.assert_allclose(got, bpnn_eval(namespace["net"], namespace["x"]), atol=TOLERANCE)
+    assert f"{got[0, 0]:.4f}"[:5] in capsys.readouterr().out
