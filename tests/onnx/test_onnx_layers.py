@@ -210,3 +210,16 @@ def test_readme_onnx_example_runs_and_matches_bpnn(tmp_path, monkeypatch, capsys
     got = session.run(None, {"input": namespace["x"]})[0]
     np.testing.assert_allclose(got, bpnn_eval(namespace["net"], namespace["x"]), atol=TOLERANCE)
     assert capsys.readouterr().out.strip() == str(got)
+
+
+@pytest.mark.parametrize("opset", [13, 17, "newest"])
+def test_every_opset_from_13_to_the_newest_runs_in_onnxruntime(opset, rng):
+    import onnx
+
+    opset = onnx.defs.onnx_opset_version() if opset == "newest" else opset
+    network = randomise_statistics(_example_module("fashion_mnist_cnn").batch_norm_cnn(), rng)
+    model = bpnn.onnx.to_onnx(network, (1, 28, 28), opset=opset)
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", opset)]
+    x = rng.random((7, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(run_onnx(model, x), bpnn_eval(network, x), rtol=0,
+                               atol=TOLERANCE)

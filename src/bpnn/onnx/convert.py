@@ -104,7 +104,13 @@ def finish_model(builder, inputs, outputs, opset: int, doc: str, metadata=None):
 def to_onnx(module_or_model, input_shape=None, opset: int = 17, dynamic_batch: bool = True):
     """Build (but do not write) the ONNX model of a network in evaluation mode.
 
-    Parameters are those of :func:`export` (without ``path`` and ``verify``).
+    Parameters
+    ----------
+    module_or_model : bpnn.nn.Module or bpnn.Model
+    input_shape : tuple of int, optional
+        One sample's shape without the batch; see :func:`export`.
+    opset : int, default 17
+    dynamic_batch : bool, default True
 
     Returns
     -------
@@ -205,7 +211,22 @@ def verify_with_onnxruntime(model, network, input_shape, tolerance: float = 1e-4
 
 
 def save_model(model, path) -> None:
-    """Write a built ONNX model atomically (``path`` checked first)."""
+    """Write a built ONNX model atomically.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        From :func:`to_onnx` or :func:`bpnn.onnx.tabular_to_onnx`.
+    path : str or os.PathLike
+        Its folder must exist; an existing file is replaced whole.
+
+    Raises
+    ------
+    ExportError
+        If ``path`` is a folder or its folder does not exist (checked before writing).
+    OSError
+        If writing fails; the old file, if any, is left as it was.
+    """
     write_atomically(check_output_path(path), model.SerializeToString())
 
 

@@ -19,7 +19,20 @@ _CONVERTERS = {}
 
 
 def register_converter(layer_class):
-    """Decorator: ``fn(layer, builder, x, shape) -> output name`` converts ``layer_class``."""
+    """Decorator registering ``fn(layer, builder, x, shape) -> output name`` for a layer class.
+
+    Parameters
+    ----------
+    layer_class : type
+        A :class:`bpnn.nn.Module` subclass; its subclasses use ``fn`` too unless they override
+        ``forward``.
+
+    Example
+    -------
+    >>> @register_converter(MyGELU)  # doctest: +SKIP
+    ... def _gelu(layer, builder, x, shape):
+    ...     return builder.add("Gelu", [x], "gelu")
+    """
     def decorate(fn):
         _CONVERTERS[layer_class] = fn
         return fn

@@ -41,9 +41,11 @@ def _column_block(builder, column: dict) -> str:
     categories = [str(c) for c in column["categories"]]
     fill = categories.index(str(column["fill"]))
     # an empty string is a missing value: it takes the fill category's index
+    keys, values = categories, list(range(len(categories)))
+    if "" not in categories:  # read_csv never makes one, but a hand-written state might
+        keys, values = keys + [""], values + [fill]
     codes = builder.add("LabelEncoder", [name], "onehot.codes", domain=ML_DOMAIN,
-                        keys_strings=categories + [""],
-                        values_int64s=list(range(len(categories))) + [fill], default_int64=-1)
+                        keys_strings=keys, values_int64s=values, default_int64=-1)
     hot = builder.add("Equal", [codes, builder.constant(np.arange(len(categories),
                                                                   dtype=np.int64),
                                                         "onehot.indices")], "onehot.equal")
