@@ -21,8 +21,9 @@ class BayesianRegularization(LevenbergMarquardt):
     .. math:: (\beta J^\top J + (\alpha + \mu) I)\, \delta = -(\beta J^\top r + \alpha w),
 
     accepted when :math:`F` falls (else :math:`\mu` grows tenfold and the system is solved
-    again), then re-estimates the hyper-parameters by MacKay's evidence rules (MacKay 1992;
-    Foresee and Hagan 1997, as ``trainbr`` does):
+    again; past ``mu_max`` the weights stay and ``converged`` becomes True), then re-estimates
+    the hyper-parameters by MacKay's evidence rules (MacKay 1992; Foresee and Hagan 1997, as
+    ``trainbr`` does):
 
     .. math::
 
@@ -149,6 +150,7 @@ class BayesianRegularization(LevenbergMarquardt):
                 state["converged"] = True
                 break
             eye = xp.eye(n, dtype=JtJ.dtype)
+            new_objective, sse, ssw = objective, float(r @ r), float(x @ x)  # if no step
             while True:
                 try:
                     delta = xp.linalg.solve(beta * JtJ + (alpha + state["mu"]) * eye, -gradient)
@@ -167,11 +169,13 @@ class BayesianRegularization(LevenbergMarquardt):
                     self._flat.unpack(x)
                 state["mu"] *= group["mu_increase"]
                 if state["mu"] > group["mu_max"]:
+                    # F cannot fall for these alpha, beta: the weights stay; the
+                    # hyper-parameters are still re-estimated there (MacKay's alternation)
                     state["mu"] = group["mu_max"]
                     state["converged"] = True
-                    return orig_loss
+                    break
             self._update_hyperparameters(JtJ, count, sse, ssw)
-            if objective - new_objective < group["tolerance_change"]:
+            if state["converged"] or objective - new_objective < group["tolerance_change"]:
                 state["converged"] = True
                 break
         return orig_loss
