@@ -54,8 +54,8 @@ def performance(history, path=None, metric: str = "loss", log_scale: bool = True
         File to write; without it the Figure is returned.
     metric : str, default "loss"
     log_scale : bool, default True
-        Logarithmic y axis (the loss often falls by decades). Falls back to linear when a
-        value is not positive.
+        Logarithmic y axis (the loss often falls by decades), used when the values span at
+        least a decade and are all positive.
 
     Returns
     -------
@@ -85,8 +85,15 @@ def performance(history, path=None, metric: str = "loss", log_scale: bool = True
               color="grey")
     everything = np.concatenate([np.asarray(logs[k], dtype=float) for k, _ in curves
                                  if logs.get(k)])
-    if log_scale and np.all(everything[np.isfinite(everything)] > 0):
+    finite = everything[np.isfinite(everything)]
+    if log_scale and np.all(finite > 0) and finite.max() >= 10 * finite.min():
+        from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
         axis.set_yscale("log")
+        # labels at 1, 2, 5 x 10^k written plainly (0.2, not 2 x 10^-1)
+        axis.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+        axis.yaxis.set_minor_formatter(NullFormatter())
     which = "validation" if watched != metric else "training"
     axis.set_title(f"Best {which} {metric} {values[best]:.4g} at epoch {best + 1}")
     axis.set_xlabel("epoch")
@@ -181,7 +188,9 @@ def regression(y_true, y_pred, path=None, splits=None):
         axis.set_aspect("equal")
         axis.set_title(f"{name}: R = {fit['r']:.4f}")
         axis.set_xlabel("target")
-        axis.set_ylabel(f"output ~ {fit['slope']:.2f} * target + {fit['intercept']:.2g}")
+        sign = "-" if fit["intercept"] < 0 else "+"
+        axis.set_ylabel(f"output ~ {fit['slope']:.2f} * target {sign} "
+                        f"{abs(fit['intercept']):.2g}")
         axis.grid(alpha=0.3)
         axis.legend(loc="upper left", fontsize="small")
     for axis in list(axes.flat)[len(groups):]:
