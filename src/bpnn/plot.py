@@ -111,6 +111,13 @@ def regression_fit(y_true, y_pred) -> dict:
     dict
         ``r`` (Pearson correlation), ``slope`` and ``intercept`` of ``output = slope * target
         + intercept``, and ``n``.
+
+    Example
+    -------
+    >>> import bpnn
+    >>> fit = bpnn.plot.regression_fit([1.0, 2.0, 3.0, 4.0], [1.1, 2.0, 2.9, 4.2])
+    >>> round(fit["r"], 4), round(fit["slope"], 2)
+    (0.9954, 1.02)
     """
     true = np.asarray(y_true, dtype=np.float64).reshape(-1)
     predicted = np.asarray(y_pred, dtype=np.float64).reshape(-1)
