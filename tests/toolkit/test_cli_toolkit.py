@@ -68,6 +68,7 @@ def test_trainbr_trains_full_batch_without_a_weight_penalty(flats_csv, tmp_path,
     (["--optimizer", "trainbr", "--weight-decay", "0.1"], "drop --weight-decay"),
     (["--optimizer", "trainbr", "--task", "classification"], "needs a regression target"),
     (["--optimizer", "lbfgs", "--lr", "auto"], "full-batch steps"),
+    (["--optimizer", "trainbr", "--lr", "auto"], "full-batch steps"),
 ])
 def test_impossible_combinations_are_refused(flats_csv, tmp_path, capsys, extra, message):
     out = tmp_path / "model"

@@ -38,9 +38,7 @@ def prepare_options(args, defaults) -> None:
     training rows, and the default learning rate becomes trainbr's full step (1).
     """
     bayesian = args.optimizer.lower() in BAYESIAN
-    if args.lr == AUTO and (bayesian or args.optimizer.lower() in (
-            "lm", "levenberg_marquardt", "lbfgs", "bfgs", "dfp", "cg", "newton",
-            "conjugate_gradient")):
+    if args.lr == AUTO and _takes_full_batch_steps(args.optimizer):
         raise CLIError(f"--lr auto runs a learning-rate range test with mini-batch steps; "
                        f"optimizer {args.optimizer!r} takes full-batch steps (use adam or sgd)")
     if not bayesian:
@@ -57,6 +55,15 @@ def prepare_options(args, defaults) -> None:
     if args.lr == defaults.lr:
         args.lr = 1.0
     args.batch_size = None  # Model.fit: one full-batch iteration per epoch
+
+
+def _takes_full_batch_steps(name: str) -> bool:
+    from bpnn import optim
+
+    try:
+        return bool(getattr(optim.get_optimizer_class(name), "requires_closure", False))
+    except ValueError:  # an unknown name: building the optimizer names the problem
+        return False
 
 
 def check_task(args, classification: bool) -> None:

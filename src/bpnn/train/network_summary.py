@@ -46,6 +46,9 @@ class LayerRow:
         Multiply-adds per sample (torchinfo's rule; 0 where unknown or none).
     is_leaf : bool
         Whether the module has no children.
+    output_bytes : int
+        Bytes of the output for one sample, counted for leaf layers with parameters (what
+        torchinfo's forward/backward pass size adds up).
     """
 
     name: str
