@@ -18,6 +18,7 @@ from bpnn import (
     io,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
+    plot,  # noqa: E402
     preprocessing,  # noqa: E402
     regularizers,  # noqa: E402
     transforms,  # noqa: E402
@@ -58,7 +59,7 @@ from bpnn.backend import (  # noqa: E402
     set_rng_state,
 )
 from bpnn.io import SerializationError, load, save  # noqa: E402
-from bpnn.train import Ensemble, Model, metrics  # noqa: E402, F401
+from bpnn.train import Ensemble, Model, metrics, summary  # noqa: E402, F401
 
 float32 = "float32"
 float64 = "float64"

@@ -18,6 +18,7 @@ import warnings
 
 import bpnn
 from bpnn.cli.errors import CLIError
+from bpnn.cli.toolkit import learning_rate
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -83,8 +84,9 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
                        help=f"dropout after each hidden layer (default: {defaults.dropout})")
     group.add_argument("--optimizer", default=defaults.optimizer,
                        help=f"optimizer name (default: {defaults.optimizer})")
-    group.add_argument("--lr", type=float, default=defaults.lr,
-                       help=f"learning rate (default: {defaults.lr:g})")
+    group.add_argument("--lr", type=learning_rate, default=defaults.lr,
+                       help=f"learning rate, or 'auto' to pick it with lr_find (default: "
+                            f"{defaults.lr:g})")
     group.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
                        help=f"L2 weight decay (default: {defaults.weight_decay:g})")
     group.add_argument("--epochs", type=_positive_int, default=defaults.epochs,

@@ -209,7 +209,7 @@ def _check_options(args) -> None:
     if args.test_split + args.val_split * (1 - args.test_split) >= 0.95:
         raise CLIError("--test-split and --val-split leave less than 5% of the rows for "
                        "training")
-    if args.lr <= 0:
+    if args.lr != "auto" and args.lr <= 0:
         raise CLIError(f"--lr must be positive, got {args.lr:g}")
     if args.weight_decay < 0:
         raise CLIError(f"--weight-decay must be non-negative, got {args.weight_decay:g}")
@@ -220,8 +220,9 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
     """Everything ``bpnn train`` does; returns the facts the report shows."""
     import bpnn
     from bpnn import nn
-    from bpnn.cli import report
+    from bpnn.cli import report, toolkit
 
+    toolkit.prepare_options(args, DEFAULTS)
     _check_options(args)
     folder_name = out
     folder = _ModelFolder(out)  # refuse an unwritable --out before any work
@@ -245,6 +246,7 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
             warnings.warn(f"dropping column(s) {', '.join(map(repr, ids))}: a different value in "
                           "every row (an identifier, not a feature)", stacklevel=2)
         classification = task == "classification"
+        toolkit.check_task(args, classification)
         labels = frame[args.target].astype(str).to_numpy()
         if classification:
             counts = frame[args.target].astype(str).value_counts()
@@ -273,14 +275,16 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
         network = build_network(preprocessor.n_features, n_out, args.hidden, args.activation,
                                 args.dropout)
         loss_fn = nn.CrossEntropyLoss() if classification else nn.MSELoss()
-        optimizer = _make_optimizer(args.optimizer, list(network.parameters()), args.lr,
-                                    args.weight_decay)
+        optimizer = _make_optimizer(args.optimizer, list(network.parameters()),
+                                    toolkit.optimizer_lr(args), args.weight_decay)
         metric = "accuracy" if classification else "r2"
         model = bpnn.Model(network, loss_fn, optimizer, metrics=[metric])
         print(f"bpnn: {task} of {args.target!r} ({task_reason}); {len(train_rows)} train, "
               f"{len(val_rows)} validation, {len(test_rows)} test rows; "
               f"{preprocessor.n_features} inputs; {describe_network(network)}",
               file=sys.stderr, flush=True)
+        summary = toolkit.network_summary(model, preprocessor.n_features)
+        found = toolkit.choose_learning_rate(args, model, train, folder.path("lr_find.png"))
         started = time.perf_counter()
         history, best_epoch, stopped = fit_model(
             model, train, validation, epochs=args.epochs, batch_size=args.batch_size,
@@ -342,7 +346,13 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
         if classification:
             report.plot_confusion(folder.path("confusion.png"), results["confusion"],
                                   preprocessor.classes_)
-        facts["report"] = report.markdown_report(facts)
+        else:
+            toolkit.write_regression_plot(
+                folder.path("regression.png"), model,
+                {"train": train, "validation": validation, "test": test},
+                preprocessor.decode_target)
+        facts["report"] = toolkit.add_to_report(report.markdown_report(facts), summary, found,
+                                                task)
         with open(folder.path("report.md"), "w", encoding="utf-8") as handle:
             handle.write(facts["report"])
         folder.commit()

@@ -4,6 +4,7 @@ from bpnn.optim import line_search, lr_scheduler
 from bpnn.optim.adagrad import Adagrad
 from bpnn.optim.adam import Adam
 from bpnn.optim.adamw import AdamW
+from bpnn.optim.bayesian_regularization import BayesianRegularization
 from bpnn.optim.bfgs import BFGS
 from bpnn.optim.conjugate_gradient import ConjugateGradient
 from bpnn.optim.dfp import DFP
@@ -26,4 +27,4 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_schedu
            "OPTIMIZERS", "get", "get_optimizer_class", "optimizer_config",
            "optimizer_from_config", "register_optimizer"]
 __all__ += ["LBFGS", "BFGS", "DFP", "ConjugateGradient", "Newton", "LevenbergMarquardt",
-            "line_search"]
+            "BayesianRegularization", "line_search"]

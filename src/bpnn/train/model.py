@@ -817,6 +817,29 @@ class Model:
             backend.set_rng_state(_restore_arrays(meta["rng_state"], arrays))
         return model
 
+    # ---------------------------------------------------------------- learners' toolkit
+    def summary(self, input_shape=None, file=None):
+        """Print the network's layers, output shapes, parameters and multiply-adds.
+
+        See :func:`bpnn.summary`; ``input_shape`` defaults to the sample shape ``fit`` /
+        ``predict`` last saw. Returns the :class:`bpnn.train.Summary`.
+        """
+        from bpnn.train.network_summary import summary
+
+        return summary(self.network, input_shape or self.input_shape, file=file)
+
+    def lr_find(self, x, y, start_lr=1e-7, end_lr=10.0, num_iter=100, batch_size=None,
+                stop_div=True):
+        """Learning-rate range test (fastai); the model is left bit-identical.
+
+        See :mod:`bpnn.train.lr_finder` for the procedure and the suggestion rules. Returns an
+        :class:`bpnn.train.LRFinderResult` (``lrs``, ``losses``, ``suggestion``, ``plot``).
+        """
+        from bpnn.train.lr_finder import lr_find
+
+        return lr_find(self, x, y, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter,
+                       batch_size=batch_size, stop_div=stop_div)
+
     def __repr__(self) -> str:
         return (f"Model(network={type(self.network).__name__}, loss={type(self.loss).__name__}, "
                 f"optimizer={type(self.optimizer).__name__}, "
