@@ -30,6 +30,7 @@ Backpropagation neural networks on CSV files.
   bpnn predict DIR DATA.csv          predictions with the original label names
   bpnn explain                       one backpropagation step, number by number
   bpnn info                          version, backend, BLAS, data sets
+  bpnn playground                    watch backpropagation learn, in the browser
 """
 
 
@@ -174,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", parents=[debug], help="version, backend, BLAS, data sets")
     info.set_defaults(handler=_info)
+
+    from bpnn.cli import playground
+
+    playground.add_parser(sub, [debug])
     return parser
 
 

@@ -81,52 +81,74 @@ def load_network(path: str | None) -> dict:
             raise CLIError(f"network file not found: {path}") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise CLIError(f"cannot read network file {path} as JSON: {error}") from None
+    return check_network(spec, f"network file {path}")
+
+
+def check_network(spec, source: str = "network") -> dict:
+    """Check a network description given as a dict (see :func:`load_network`) and return it.
+
+    Parameters
+    ----------
+    spec : dict
+        Changed in place: biases expanded to lists, defaults filled in.
+    source : str
+        What the description is, for messages ("network file net.json").
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    CLIError
+        If the description is inconsistent.
+    """
     if not isinstance(spec, dict):
-        raise CLIError(f"network file {path}: expected a JSON object, got {type(spec).__name__}")
+        raise CLIError(f"{source}: expected a JSON object, got {type(spec).__name__}")
     missing = [key for key in ("input", "target", "layers") if key not in spec]
     if missing:
-        raise CLIError(f"network file {path}: missing key(s) {', '.join(missing)}")
+        raise CLIError(f"{source}: missing key(s) {', '.join(missing)}")
     spec.setdefault("activation", "sigmoid")
     spec.setdefault("learning_rate", 0.5)
     spec.setdefault("error", "half_squared_error")
     if spec["error"] not in ERRORS:
-        raise CLIError(f"network file {path}: error must be one of {', '.join(ERRORS)}, "
+        raise CLIError(f"{source}: error must be one of {', '.join(ERRORS)}, "
                        f"got {spec['error']!r}")
     activations = [spec["activation"]] + [layer.get("activation") for layer in spec["layers"]
                                           if isinstance(layer, dict) and "activation" in layer]
     for activation in activations:
         if activation not in _ACTIVATIONS:
-            raise CLIError(f"network file {path}: activation must be one of "
+            raise CLIError(f"{source}: activation must be one of "
                            f"{', '.join(_ACTIVATIONS)}, got {activation!r}")
     try:
         spec["input"] = [float(v) for v in spec["input"]]
         spec["target"] = [float(v) for v in spec["target"]]
         spec["learning_rate"] = float(spec["learning_rate"])
     except (TypeError, ValueError):
-        raise CLIError(f"network file {path}: input, target and learning_rate must be "
+        raise CLIError(f"{source}: input, target and learning_rate must be "
                        "numbers") from None
     if not isinstance(spec["layers"], list) or not spec["layers"]:
-        raise CLIError(f"network file {path}: 'layers' must be a non-empty list")
+        raise CLIError(f"{source}: 'layers' must be a non-empty list")
     width = len(spec["input"])
     for number, layer in enumerate(spec["layers"], start=1):
         try:
             weights = np.asarray(layer["weights"], dtype=np.float64)
         except (KeyError, TypeError, ValueError):
-            raise CLIError(f"network file {path}: layer {number} needs 'weights', a list of "
+            raise CLIError(f"{source}: layer {number} needs 'weights', a list of "
                            "rows of numbers") from None
         if weights.ndim != 2 or weights.shape[1] != width:
-            raise CLIError(f"network file {path}: layer {number} weights must have shape "
+            raise CLIError(f"{source}: layer {number} weights must have shape "
                            f"(outputs, {width}), got {weights.shape}")
         bias = layer.get("bias", 0.0)
         bias = [float(bias)] * weights.shape[0] if np.isscalar(bias) else [float(b) for b in bias]
         if len(bias) != weights.shape[0]:
-            raise CLIError(f"network file {path}: layer {number} has {weights.shape[0]} "
+            raise CLIError(f"{source}: layer {number} has {weights.shape[0]} "
                            f"neurons but {len(bias)} biases")
         layer["weights"], layer["bias"] = weights.tolist(), bias
         layer.setdefault("activation", spec["activation"])
         width = weights.shape[0]
     if len(spec["target"]) != width:
-        raise CLIError(f"network file {path}: the last layer has {width} outputs but the "
+        raise CLIError(f"{source}: the last layer has {width} outputs but the "
                        f"target has {len(spec['target'])} values")
     return spec
 
