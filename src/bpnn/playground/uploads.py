@@ -54,11 +54,10 @@ async def receive_limited(chunks, declared_length, limit: int = MAX_UPLOAD_BYTES
     too_large = PlaygroundError(f"the upload is larger than the limit of {limit:,} bytes; "
                                 "the playground takes small tables", status=413)
     if declared_length is not None:
-        try:
-            if int(declared_length) > limit:
-                raise too_large
-        except ValueError:
-            raise PlaygroundError("the Content-Length header is not a number") from None
+        if not declared_length.strip().isdigit():
+            raise PlaygroundError("the Content-Length header is not a number")
+        if int(declared_length) > limit:
+            raise too_large
     handle, path = tempfile.mkstemp(prefix="bpnn-playground-", suffix=".csv")
     size = 0
     try:

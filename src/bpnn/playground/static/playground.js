@@ -8,7 +8,7 @@ const CLASS_COLOURS = [ORANGE, BLUE, [46, 160, 67], [170, 60, 170], [200, 50, 50
 const app = {
   options: null, session: null, points: null, running: false, busy: false,
   history: { loss: [], test_loss: [] }, state: null, uploadId: null,
-  epochsPerRequest: 5, speed: null, lastExplain: 0, sample: 0,
+  epochsPerRequest: 5, speed: null, lastExplain: 0, sample: 0, resetToken: 0, wantRun: false,
 };
 
 function showMessage(text, info) {
@@ -67,14 +67,24 @@ function readConfig() {
 
 // ------------------------------------------------------------------ session life
 async function reset() {
-  pause();
+  // A change of options makes a new session; training resumes if it was running (or Run was
+  // pressed meanwhile). Only the latest of overlapping resets keeps its session.
+  const token = ++app.resetToken;
+  app.wantRun = app.wantRun || app.running;
+  app.running = false;
   const old = app.session;
   app.session = null;
   if (old) api("DELETE", `/api/sessions/${old.id}`).catch(() => {});
   try {
     const session = await api("POST", "/api/sessions", readConfig());
+    if (token !== app.resetToken) {
+      api("DELETE", `/api/sessions/${session.id}`).catch(() => {});
+      return;
+    }
+    const points = await api("GET", `/api/sessions/${session.id}/data`);
+    if (token !== app.resetToken) return;
     app.session = session;
-    app.points = await api("GET", `/api/sessions/${session.id}/data`);
+    app.points = points;
     app.history = { loss: [], test_loss: [] };
     app.history[session.metric] = [];
     app.sample = Math.min(Number($("sample").value) || 0, session.n_train - 1);
@@ -86,7 +96,9 @@ async function reset() {
     showMessage(`${session.dataset}: ${session.n_train} train and ${session.n_test} test rows, `
       + `network ${session.sizes.join("-")}, loss ${session.loss}, batch ${session.batch_size}.${notes}`, true);
     await refresh(true);
+    if (app.wantRun && token === app.resetToken) { app.wantRun = false; play(); }
   } catch (error) {
+    app.wantRun = false;
     showMessage(error.message);
   }
 }
@@ -156,7 +168,8 @@ async function loop() {
 }
 
 function play() {
-  if (!app.session || app.running) return;
+  if (!app.session) { app.wantRun = true; $("run").textContent = "Pause"; return; }
+  if (app.running) return;
   app.running = true;
   $("run").textContent = "Pause";
   loop();
@@ -164,6 +177,7 @@ function play() {
 
 function pause() {
   app.running = false;
+  if (app.session) app.wantRun = false;
   $("run").textContent = "Run";
 }
 
@@ -386,9 +400,18 @@ function drawLosses() {
   const toX = (i) => left + (width - left - 8) * (epochs <= 1 ? 0 : i / (epochs - 1));
   const toY = (v) => 6 + (height - bottom - 6) * (1 - (Math.log10(v) - low) / (high - low));
   ctx.fillStyle = "#567"; ctx.font = "10px sans-serif"; ctx.textAlign = "right";
-  for (let p = Math.ceil(low); p <= Math.floor(high); p++) {
-    ctx.fillText(`1e${p}`, left - 4, toY(10 ** p) + 3);
-    ctx.strokeStyle = "#eee"; ctx.beginPath(); ctx.moveTo(left + 1, toY(10 ** p)); ctx.lineTo(width - 6, toY(10 ** p)); ctx.stroke();
+  // Grid lines at 1, 2 and 5 times each power of ten inside the range.
+  const ticks = [];
+  for (let p = Math.floor(low); p <= Math.ceil(high); p++) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** p;
+      if (Math.log10(v) >= low && Math.log10(v) <= high) ticks.push(v);
+    }
+  }
+  const labelled = ticks.length > 8 ? ticks.filter((v) => Math.abs(Math.log10(v) % 1) < 1e-9) : ticks;
+  for (const v of labelled) {
+    ctx.fillText(Number(v.toPrecision(1)).toString(), left - 4, toY(v) + 3);
+    ctx.strokeStyle = "#eee"; ctx.beginPath(); ctx.moveTo(left + 1, toY(v)); ctx.lineTo(width - 6, toY(v)); ctx.stroke();
   }
   ctx.textAlign = "center";
   ctx.fillText(`epoch ${epochs}`, (left + width) / 2, height - 8);
@@ -478,7 +501,7 @@ async function main() {
   fill($("init"), app.options.inits, d.init);
   fill($("optimizer"), app.options.optimizers, d.optimizer);
   lossChoices();
-  $("run").onclick = () => (app.running ? pause() : play());
+  $("run").onclick = () => (app.running || app.wantRun ? (app.wantRun = false, pause()) : play());
   $("step").onclick = () => once("step");
   $("epoch").onclick = () => once("epoch");
   $("reset").onclick = reset;
