@@ -269,3 +269,14 @@ def test_uploads_read_by_bpnn_trains_reader(client):
                                                  "hidden": [3], "test_fraction": 0.0}).json()
     assert session["sizes"] == [3, 3, 1]  # one numeric column and two one-hot colours
     assert any("missing" in note for note in session["notes"])
+
+
+def test_a_diverging_network_answers_null_not_an_error(client):
+    session = _create(client, dataset="sine", hidden=[32, 32], activation="relu",
+                      optimizer="sgd", lr=10.0, init="he", batch_size=4, n_points=100)
+    result = client.post(f"/api/sessions/{session}/train", json={"epochs": 5})
+    assert result.status_code == 200
+    assert result.json()["loss"] is None  # NaN or infinity, sent as null
+    state = client.get(f"/api/sessions/{session}/state")
+    assert state.status_code == 200 and state.json()["history"]["loss"][-1] is None
+    assert client.get(f"/api/sessions/{session}/explain").status_code == 200

@@ -16,6 +16,7 @@ Training runs in Starlette's thread pool, so the server keeps answering while a 
 from __future__ import annotations
 
 import json
+import math
 import os
 from importlib import resources
 
@@ -33,6 +34,25 @@ from bpnn.playground.datasets import TOY_SETS, PlaygroundError
 from bpnn.playground.uploads import MAX_UPLOAD_BYTES, read_table, receive_limited
 
 MAX_JSON_BYTES = 64 * 1024
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: a diverged network's numbers become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+class _JSON(JSONResponse):
+    def render(self, content) -> bytes:
+        try:
+            return super().render(content)
+        except ValueError:  # NaN or infinity somewhere
+            return super().render(_finite(content))
 
 
 def _static_dir() -> str:
@@ -95,7 +115,7 @@ def create_app(store: sessions_module.SessionStore | None = None) -> Starlette:
         return FileResponse(os.path.join(_static_dir(), "index.html"))
 
     async def options(request):
-        return JSONResponse({
+        return _JSON({
             "datasets": TOY_SETS, "activations": sessions_module.ACTIVATIONS,
             "optimizers": sessions_module.OPTIMIZERS, "inits": sessions_module.INITIALISERS,
             "losses": sessions_module.LOSSES, "defaults": sessions_module.SessionConfig().__dict__,
@@ -115,16 +135,16 @@ def create_app(store: sessions_module.SessionStore | None = None) -> Starlette:
         finally:
             os.unlink(path)
         key = store.add_upload(table)
-        return JSONResponse({"upload": key, **table.describe()}, status_code=201)
+        return _JSON({"upload": key, **table.describe()}, status_code=201)
 
     async def create(request):
         options = await _json_body(request)
         session = await run_in_threadpool(store.create, options)
-        return JSONResponse({"id": session.id, **session.describe()}, status_code=201)
+        return _JSON({"id": session.id, **session.describe()}, status_code=201)
 
     async def delete(request):
         store.delete(request.path_params["id"])
-        return JSONResponse({"deleted": request.path_params["id"]})
+        return _JSON({"deleted": request.path_params["id"]})
 
     async def train(request):
         session = store.get(request.path_params["id"])
@@ -135,42 +155,42 @@ def create_app(store: sessions_module.SessionStore | None = None) -> Starlette:
         if unknown:
             raise PlaygroundError(f"unknown option(s) {', '.join(map(repr, unknown))}; "
                                   'train takes {"epochs": N}')
-        return JSONResponse(await run_in_threadpool(session.train, body.get("epochs", 1)))
+        return _JSON(await run_in_threadpool(session.train, body.get("epochs", 1)))
 
     async def step(request):
         session = store.get(request.path_params["id"])
-        return JSONResponse(await run_in_threadpool(session.step))
+        return _JSON(await run_in_threadpool(session.step))
 
     async def state(request):
         session = store.get(request.path_params["id"])
         result = await run_in_threadpool(
             session.state, _int_query(request, "since", 0), _int_query(request, "sample", 0),
             request.query_params.get("split", "train"))
-        return JSONResponse(result)
+        return _JSON(result)
 
     async def data(request):
         session = store.get(request.path_params["id"])
-        return JSONResponse(session.data.points())
+        return _JSON(session.data.points())
 
     async def explain(request):
         session = store.get(request.path_params["id"])
         trace = await run_in_threadpool(session.explain, _int_query(request, "sample", 0),
                                         request.query_params.get("split", "train"))
-        return JSONResponse(trace)
+        return _JSON(trace)
 
     async def refused(request, error: PlaygroundError):
-        return JSONResponse({"error": str(error)}, status_code=error.status)
+        return _JSON({"error": str(error)}, status_code=error.status)
 
     async def data_error(request, error: CLIError):
-        return JSONResponse({"error": str(error)}, status_code=400)
+        return _JSON({"error": str(error)}, status_code=400)
 
     async def bug(request, error: Exception):
         # Bad input is refused above with a 4xx; reaching here is a bug in the playground.
-        return JSONResponse({"error": f"internal error: {type(error).__name__}: {error}"},
+        return _JSON({"error": f"internal error: {type(error).__name__}: {error}"},
                             status_code=500)
 
     async def http_error(request, error: HTTPException):
-        return JSONResponse({"error": error.detail}, status_code=error.status_code)
+        return _JSON({"error": error.detail}, status_code=error.status_code)
 
     routes = [
         Route("/", index),
