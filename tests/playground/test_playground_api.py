@@ -280,3 +280,18 @@ def test_a_diverging_network_answers_null_not_an_error(client):
     state = client.get(f"/api/sessions/{session}/state")
     assert state.status_code == 200 and state.json()["history"]["loss"][-1] is None
     assert client.get(f"/api/sessions/{session}/explain").status_code == 200
+
+
+def test_sessions_replay_their_seed_whatever_else_trains(client):
+    options = {"dataset": "circles", "hidden": [4], "n_points": 60, "dropout": 0.2, "seed": 7}
+    alone = _create(client, **options)
+    client.post(f"/api/sessions/{alone}/train", json={"epochs": 6})
+    first = _create(client, **options)
+    other = _create(client, **{**options, "seed": 8})
+    for epochs in (2, 1, 3):  # interleaved with another session's training
+        client.post(f"/api/sessions/{first}/train", json={"epochs": epochs})
+        client.post(f"/api/sessions/{other}/train", json={"epochs": 2})
+        client.get(f"/api/sessions/{other}/explain")
+    histories = [client.get(f"/api/sessions/{s}/state").json()["history"]
+                 for s in (alone, first, other)]
+    assert histories[0] == histories[1] and histories[0] != histories[2]

@@ -10,6 +10,7 @@ whatever other sessions do.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import threading
@@ -270,24 +271,20 @@ class Session:
         activations = 8 * len(self.data.x_train) * (sum(self.config.hidden) + 4) * 4
         return data + self.n_parameters * per_parameter + jacobian + activations
 
+    @contextlib.contextmanager
     def _own_random_state(self):
-        session = self
+        """Swap this session's generator state into bpnn's global one for the block (under the
+        one training lock: nothing else draws from the global generator meanwhile)."""
+        from bpnn import backend
 
-        class _Swap:
-            def __enter__(self):
-                from bpnn import backend
-
-                self.saved = backend.get_rng_state()
-                backend.set_rng_state(session.rng_state)
-
-            def __exit__(self, *exc):
-                from bpnn import backend
-
-                session.rng_state = backend.get_rng_state()
-                backend.set_rng_state(self.saved)
-                return False
-
-        return _Swap()
+        with _TRAIN_LOCK:
+            saved = backend.get_rng_state()
+            backend.set_rng_state(self.rng_state)
+            try:
+                yield
+            finally:
+                self.rng_state = backend.get_rng_state()
+                backend.set_rng_state(saved)
 
     # ------------------------------------------------------------------ training
     def _validation(self):
@@ -310,7 +307,7 @@ class Session:
                                   f"{MAX_EPOCHS_PER_REQUEST}, got {epochs!r}")
         started = time.perf_counter()
         done = 0
-        with _TRAIN_LOCK, self.lock, self._own_random_state():
+        with self.lock, self._own_random_state():
             while done < epochs:
                 chunk = min(epochs - done, 5)
                 self.model.fit(self.data.x_train, self.data.y_train, batch_size=self.batch_size,
@@ -331,7 +328,7 @@ class Session:
 
         if getattr(self.model.optimizer, "requires_closure", False):
             return self.train(1)
-        with _TRAIN_LOCK, self.lock, self._own_random_state():
+        with self.lock, self._own_random_state():
             n = len(self.data.x_train)
             start = (self.steps * self.batch_size) % n
             rows = np.arange(start, min(start + self.batch_size, n))
@@ -476,9 +473,11 @@ class Session:
         with self.lock:
             spec = check_network(self.explain_spec(sample, split), "the playground network")
         self.last_used = time.monotonic()
-        return trace_backpropagation(spec)
+        with _TRAIN_LOCK:  # building the trace's layers draws from the global generator
+            return trace_backpropagation(spec)
 
     def describe(self) -> dict:
+        """What the page shows about the session: task, loss, sizes, rows, classes, notes."""
         return {"id": self.id, "dataset": self.data.name, "task": self.data.task,
                 "loss": self.loss_name, "metric": self.metric if self.data.task != "classic"
                 else None, "sizes": [self.data.n_features, *self.config.hidden,
@@ -552,6 +551,7 @@ class SessionStore:
         return session
 
     def get(self, session_id: str) -> Session:
+        """The session with this id, or a 404 ``PlaygroundError``."""
         session = self.sessions.get(session_id)
         if session is None:
             raise PlaygroundError(f"no session {session_id!r} (deleted, or dropped after "
@@ -559,11 +559,13 @@ class SessionStore:
         return session
 
     def delete(self, session_id: str) -> None:
+        """Forget a session (404 if there is none)."""
         with self._lock:
             self.get(session_id)
             del self.sessions[session_id]
 
     def add_upload(self, table) -> str:
+        """Keep an uploaded table (the oldest goes when there are too many); returns its id."""
         with self._lock:
             if len(self.uploads) >= self.max_uploads:
                 oldest = next(iter(self.uploads))

@@ -85,6 +85,7 @@ async function reset() {
     if (token !== app.resetToken) return;
     app.session = session;
     app.points = points;
+    if (!$("loss").value) fill($("loss"), [session.loss]);  // the server's choice for a table
     app.history = { loss: [], test_loss: [] };
     app.history[session.metric] = [];
     app.sample = Math.min(Number($("sample").value) || 0, session.n_train - 1);
