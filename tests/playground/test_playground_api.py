@@ -295,3 +295,15 @@ def test_sessions_replay_their_seed_whatever_else_trains(client):
     histories = [client.get(f"/api/sessions/{s}/state").json()["history"]
                  for s in (alone, first, other)]
     assert histories[0] == histories[1] and histories[0] != histories[2]
+
+
+def test_explain_text_is_what_bpnn_explain_prints(client, capsys):
+    from bpnn.cli import main
+
+    session = _create(client, dataset="mazur", optimizer="sgd", lr=0.5)
+    text = client.get(f"/api/sessions/{session}/explain?text=1").json()["text"]
+    assert main(["explain"]) == 0
+    printed = capsys.readouterr().out
+    # Everything but the title line (the description names the playground's data set).
+    assert text.split("\n", 1)[1] == printed.split("\n", 1)[1]
+    assert "w5 -> 0.4 - 0.5 * 0.082167041 = 0.358916480" in text

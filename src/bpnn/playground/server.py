@@ -8,7 +8,8 @@ Routes (every error is JSON ``{"error": message}`` with a 4xx status):
 - ``POST /api/sessions`` create; ``DELETE /api/sessions/{id}`` delete;
 - ``POST /api/sessions/{id}/train`` ``{"epochs": N}``; ``POST /api/sessions/{id}/step``;
 - ``GET /api/sessions/{id}/state?since=E&sample=S&split=train``;
-- ``GET /api/sessions/{id}/data`` the points; ``GET /api/sessions/{id}/explain?sample=S``.
+- ``GET /api/sessions/{id}/data`` the points;
+- ``GET /api/sessions/{id}/explain?sample=S[&text=1]`` bpnn explain's trace (and its text).
 
 Training runs in Starlette's thread pool, so the server keeps answering while a session trains.
 """
@@ -29,6 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bpnn.cli.errors import CLIError
+from bpnn.cli.explain import render
 from bpnn.playground import sessions as sessions_module
 from bpnn.playground.datasets import TOY_SETS, PlaygroundError
 from bpnn.playground.uploads import MAX_UPLOAD_BYTES, read_table, receive_limited
@@ -176,6 +178,8 @@ def create_app(store: sessions_module.SessionStore | None = None) -> Starlette:
         session = store.get(request.path_params["id"])
         trace = await run_in_threadpool(session.explain, _int_query(request, "sample", 0),
                                         request.query_params.get("split", "train"))
+        if request.query_params.get("text") == "1":  # as `bpnn explain` prints it, too
+            trace = {**trace, "text": render(trace, "text")}
         return _JSON(trace)
 
     async def refused(request, error: PlaygroundError):

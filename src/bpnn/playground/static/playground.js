@@ -434,7 +434,10 @@ const f9 = (v) => (v !== 0 && Math.abs(v) < 1e-5 ? v.toExponential(6) : v.toFixe
 
 async function explain() {
   if (!app.session) return;
-  const trace = await api("GET", `/api/sessions/${app.session.id}/explain?sample=${app.sample}`);
+  const full = $("explain-details").open;
+  const trace = await api("GET",
+    `/api/sessions/${app.session.id}/explain?sample=${app.sample}${full ? "&text=1" : ""}`);
+  if (full) $("explain-full").textContent = trace.text;
   const rows = trace.backward.flatMap((layer) => layer.weights.map((w) => ({ ...w, layer: layer.layer })));
   const select = $("weight");
   const chosen = select.value;
@@ -526,6 +529,7 @@ async function main() {
     refresh(true).catch((error) => showMessage(error.message));
   };
   $("weight").onchange = () => explain().catch((error) => showMessage(error.message));
+  $("explain-details").ontoggle = () => explain().catch((error) => showMessage(error.message));
   $("boundary").onclick = pickSample;
   $("csv-file").onchange = () => upload($("csv-file").files[0]);
   window.addEventListener("beforeunload", () => {
