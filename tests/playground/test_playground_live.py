@@ -137,6 +137,8 @@ def test_browser_trains_xor_and_draws_the_boundary(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     url, _, _ = server
+    assert os.path.exists(CHROMIUM), "the browser test needs Debian's chromium: " \
+        "apt-get install chromium (no browser is downloaded)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -162,7 +164,7 @@ def test_browser_trains_xor_and_draws_the_boundary(server, tmp_path):
             page.wait_for_function("document.getElementById('run').textContent === 'Run'")
             time.sleep(0.5)  # the last frame and the chain-rule refresh
             later_loss = float(page.inner_text("#loss-value"))
-            assert later_loss < 0.5 * first_loss, (first_loss, later_loss)
+            assert later_loss < 0.6 * first_loss, (first_loss, later_loss)  # 0.26 -> 0.09
             # The boundary canvas holds the heat map: many colours, not a blank canvas.
             distinct = page.evaluate("""() => {
                 const c = document.getElementById('boundary');
