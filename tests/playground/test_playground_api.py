@@ -141,8 +141,11 @@ def test_sine_regression_fits_with_lbfgs(client, torch):
 
 
 def test_levenberg_marquardt_and_step(client):
-    session = _create(client, dataset="blobs", hidden=[3], optimizer="lm", loss="mse", lr=1.0,
-                      n_points=80, seed=2)
+    created = client.post("/api/sessions", json={
+        "dataset": "blobs", "hidden": [3], "optimizer": "lm", "loss": "mse", "lr": 1.0,
+        "n_points": 80, "seed": 2}).json()
+    assert created["batch_size"] == created["n_train"] == 64  # full batch
+    session = created["id"]
     first = client.post(f"/api/sessions/{session}/train", json={"epochs": 1}).json()
     later = client.post(f"/api/sessions/{session}/train", json={"epochs": 10}).json()
     assert later["epoch"] == 11 and later["loss"] < first["loss"]

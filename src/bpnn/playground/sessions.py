@@ -209,8 +209,8 @@ class Session:
             raise PlaygroundError("Levenberg-Marquardt fits squared errors: choose loss 'mse'")
         n_train = len(data.x_train)
         self.batch_size = min(config.batch_size, n_train)
-        if config.dataset == "mazur":
-            self.batch_size = 1
+        if config.optimizer in ("lbfgs", "lm"):
+            self.batch_size = n_train  # full-batch methods: one step sees every training row
         widths = [data.n_features, *config.hidden, data.n_outputs]
         self.n_parameters = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
         if config.optimizer == "lm" and n_train * data.n_outputs * self.n_parameters \
