@@ -177,8 +177,15 @@ def test_browser_trains_xor_and_draws_the_boundary(server, tmp_path):
                 return [seen.size, painted / (d.length / 4)];
             }""")
             assert distinct[0] > 50 and distinct[1] > 0.99, distinct
-            # The chain-rule panel shows the current network's numbers for the chosen weight.
-            assert "dE/dw" in page.inner_text("#chain-text")
+            # Clicking an edge of the diagram explains that weight.
+            name, x, y = page.evaluate("""() => {
+                const e = app.edges[app.edges.length - 2];
+                return [e.name, (e.x0 + e.x1) / 2, (e.y0 + e.y1) / 2]; }""")
+            assert page.input_value("#weight") != name
+            page.click("#network", position={"x": x, "y": y})
+            page.wait_for_function(f"document.getElementById('chain-text').textContent"
+                                   f".includes('dE/d{name} =')", timeout=30_000)
+            assert page.input_value("#weight") == name
             page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
             assert not errors, errors
         finally:

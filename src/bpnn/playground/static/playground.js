@@ -231,6 +231,7 @@ function drawNetwork(state) {
     biggest = Math.max(biggest, Math.abs(w));
   const selected = $("weight").value;
   const names = weightNames(state.sizes);
+  const edges = app.edges = [];
   for (let l = 0; l < state.layers.length; l++) {
     const weights = state.layers[l].weight;
     for (let j = 0; j < shown[l + 1]; j++) {
@@ -241,6 +242,7 @@ function drawNetwork(state) {
         ctx.lineWidth = 0.5 + 5 * Math.abs(w) / biggest;
         if (names[l][j][i] === selected) { ctx.strokeStyle = "#111"; ctx.lineWidth += 2; }
         ctx.beginPath(); ctx.moveTo(x0 + 11, y0); ctx.lineTo(x1 - 11, y1); ctx.stroke();
+        edges.push({ name: names[l][j][i], x0: x0 + 11, y0, x1: x1 - 11, y1 });
       }
     }
   }
@@ -264,6 +266,23 @@ function drawNetwork(state) {
     const label = l === 0 ? "input" : l === columns - 1 ? `output (${state.activations[l - 1]})`
       : `hidden ${l} (${state.activations[l - 1]})`;
     ctx.fillText(label, position(l, 0)[0], 10);
+  }
+}
+
+function pickWeight(event) {  // the edge nearest the click becomes the chain rule's weight
+  const canvas = $("network"), box = canvas.getBoundingClientRect();
+  const px = (event.clientX - box.left) / box.width * canvas.width;
+  const py = (event.clientY - box.top) / box.height * canvas.height;
+  let best = null, bestDistance = 8;
+  for (const e of app.edges || []) {
+    const dx = e.x1 - e.x0, dy = e.y1 - e.y0;
+    const t = Math.max(0, Math.min(1, ((px - e.x0) * dx + (py - e.y0) * dy) / (dx * dx + dy * dy)));
+    const distance = Math.hypot(px - (e.x0 + t * dx), py - (e.y0 + t * dy));
+    if (distance < bestDistance) { best = e.name; bestDistance = distance; }
+  }
+  if (best && [...$("weight").options].some((o) => o.value === best)) {
+    $("weight").value = best;
+    explain().catch((error) => showMessage(error.message));
   }
 }
 
@@ -531,6 +550,7 @@ async function main() {
   $("weight").onchange = () => explain().catch((error) => showMessage(error.message));
   $("explain-details").ontoggle = () => explain().catch((error) => showMessage(error.message));
   $("boundary").onclick = pickSample;
+  $("network").onclick = pickWeight;
   $("csv-file").onchange = () => upload($("csv-file").files[0]);
   window.addEventListener("beforeunload", () => {
     if (app.session) navigator.sendBeacon && fetch(`/api/sessions/${app.session.id}`, { method: "DELETE", keepalive: true });
