@@ -190,8 +190,9 @@ class Session:
     Raises
     ------
     PlaygroundError
-        If the options do not fit the data (a loss the task cannot use, a batch larger than
-        the training set, a Levenberg-Marquardt problem too large).
+        If the options do not fit the data (a loss the task cannot use, Levenberg-Marquardt
+        without the squared error or with too large a Jacobian). A batch larger than the
+        training set is the whole set.
     """
 
     def __init__(self, config: SessionConfig, data: Dataset):
@@ -225,8 +226,7 @@ class Session:
         self.last_used = time.monotonic()
         self.output_activation = "sigmoid" if data.task in ("binary", "classic") else "linear"
         self.activations = [config.activation] * len(config.hidden) + [self.output_activation]
-        with self._own_random_state():
-            bpnn.manual_seed(config.seed)
+        with self._own_random_state():  # the generator bpnn.manual_seed(seed) would make
             modules, self.linears = [], []
             penalty = regularizers.l2(config.l2) if config.l2 else None
             for number, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False)):
@@ -257,7 +257,6 @@ class Session:
             self.model = bpnn.Model(self.network, loss, name, metrics=metrics, lr=config.lr,
                                     **options)
         self.steps = 0
-        self.created = time.time()
 
     # ------------------------------------------------------------------ bookkeeping
     def memory_bytes(self) -> int:
