@@ -66,3 +66,14 @@ def test_cli_options():
     assert (args.host, args.port, args.no_browser) == ("127.0.0.1", 9000, True)
     with pytest.raises(SystemExit):
         parser.parse_args(["playground", "--port", "70000"])
+
+
+def test_a_taken_port_is_one_line_and_exit_2(capsys):
+    import socket
+
+    from bpnn.cli import main
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["playground", "--no-browser", "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

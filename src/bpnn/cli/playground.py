@@ -29,6 +29,20 @@ def add_parser(subparsers, parents) -> None:
     parser.set_defaults(handler=run)
 
 
+def _check_address(host: str, port: int) -> None:
+    """Refuse a port that is taken (or a host that is not this machine's) in one line."""
+    import errno
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        hint = "; choose another --port" if error.errno == errno.EADDRINUSE else ""
+        raise CLIError(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}") \
+            from None
+
+
 def run(args) -> int:
     """Entry point of ``bpnn playground``."""
     try:
@@ -39,6 +53,7 @@ def run(args) -> int:
                        "pip install 'bpnn[playground]'") from None
     from bpnn.playground import serve
 
+    _check_address(args.host, args.port)
     where = "this machine only" if args.host in ("127.0.0.1", "localhost", "::1") \
         else "every machine that can reach this address"
     print(f"bpnn playground: http://{args.host}:{args.port}/ (listening on {args.host}: "
