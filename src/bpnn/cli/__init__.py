@@ -32,6 +32,7 @@ Backpropagation neural networks on CSV files.
   bpnn export DIR OUT.onnx           the model as an ONNX file (--with-preprocessing: raw columns)
   bpnn explain                       one backpropagation step, number by number
   bpnn info                          version, backend, BLAS, data sets
+  bpnn playground                    watch backpropagation learn, in the browser
 """
 
 
@@ -181,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", parents=[debug], help="version, backend, BLAS, data sets")
     info.set_defaults(handler=_info)
+
+    from bpnn.cli import playground
+
+    playground.add_parser(sub, [debug])
     return parser
 
 

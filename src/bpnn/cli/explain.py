@@ -31,7 +31,22 @@ CLASSIC_NETWORK = {
     ],
 }
 
-_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "elu", "leaky_relu")
+
+# Per-sample errors: (formula shown, E_k per output as a formula, dE/dout of an output neuron).
+# The default is the classic example's; the others are bpnn's training losses for one sample
+# (MSELoss averages over the K outputs), so that ``bpnn playground`` can trace what it trains.
+ERRORS = {
+    "half_squared_error": ("E = sum_k 1/2 (target_k - out_k)^2", "1/2 ({t} - {o})^2",
+                           "-(target - out)"),
+    "mse": ("E = 1/K sum_k (target_k - out_k)^2", "1/{K} ({t} - {o})^2",
+            "-2/K (target - out)"),
+    "binary_cross_entropy": ("E = -sum_k [target_k log out_k + (1 - target_k) log(1 - out_k)]",
+                             "-[{t} log {o} + (1 - {t}) log(1 - {o})]",
+                             "(out - target) / (out (1 - out))"),
+    "cross_entropy": ("E = -sum_k target_k log softmax(out)_k", "-{t} log softmax({o})",
+                      "softmax(out) - target"),
+}
 
 
 # ---------------------------------------------------------------------------- network spec
@@ -42,8 +57,9 @@ def load_network(path: str | None) -> dict:
     ----------
     path : str or None
         A JSON file with ``input``, ``target``, ``layers`` (each ``{"weights": [[...]],
-        "bias": number or list}``, weights shaped ``(outputs, inputs)`` as in ``nn.Linear``),
-        and optionally ``activation`` and ``learning_rate``.
+        "bias": number or list}``, weights shaped ``(outputs, inputs)`` as in ``nn.Linear``,
+        optionally its own ``"activation"``), and optionally ``activation`` (of every layer
+        without one), ``learning_rate`` and ``error`` (a key of ``ERRORS``).
 
     Returns
     -------
@@ -65,44 +81,74 @@ def load_network(path: str | None) -> dict:
             raise CLIError(f"network file not found: {path}") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise CLIError(f"cannot read network file {path} as JSON: {error}") from None
+    return check_network(spec, f"network file {path}")
+
+
+def check_network(spec, source: str = "network") -> dict:
+    """Check a network description given as a dict (see :func:`load_network`) and return it.
+
+    Parameters
+    ----------
+    spec : dict
+        Changed in place: biases expanded to lists, defaults filled in.
+    source : str
+        What the description is, for messages ("network file net.json").
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    CLIError
+        If the description is inconsistent.
+    """
     if not isinstance(spec, dict):
-        raise CLIError(f"network file {path}: expected a JSON object, got {type(spec).__name__}")
+        raise CLIError(f"{source}: expected a JSON object, got {type(spec).__name__}")
     missing = [key for key in ("input", "target", "layers") if key not in spec]
     if missing:
-        raise CLIError(f"network file {path}: missing key(s) {', '.join(missing)}")
+        raise CLIError(f"{source}: missing key(s) {', '.join(missing)}")
     spec.setdefault("activation", "sigmoid")
     spec.setdefault("learning_rate", 0.5)
-    if spec["activation"] not in _ACTIVATIONS:
-        raise CLIError(f"network file {path}: activation must be one of {', '.join(_ACTIVATIONS)}, "
-                       f"got {spec['activation']!r}")
+    spec.setdefault("error", "half_squared_error")
+    if spec["error"] not in ERRORS:
+        raise CLIError(f"{source}: error must be one of {', '.join(ERRORS)}, "
+                       f"got {spec['error']!r}")
+    activations = [spec["activation"]] + [layer.get("activation") for layer in spec["layers"]
+                                          if isinstance(layer, dict) and "activation" in layer]
+    for activation in activations:
+        if activation not in _ACTIVATIONS:
+            raise CLIError(f"{source}: activation must be one of "
+                           f"{', '.join(_ACTIVATIONS)}, got {activation!r}")
     try:
         spec["input"] = [float(v) for v in spec["input"]]
         spec["target"] = [float(v) for v in spec["target"]]
         spec["learning_rate"] = float(spec["learning_rate"])
     except (TypeError, ValueError):
-        raise CLIError(f"network file {path}: input, target and learning_rate must be "
+        raise CLIError(f"{source}: input, target and learning_rate must be "
                        "numbers") from None
     if not isinstance(spec["layers"], list) or not spec["layers"]:
-        raise CLIError(f"network file {path}: 'layers' must be a non-empty list")
+        raise CLIError(f"{source}: 'layers' must be a non-empty list")
     width = len(spec["input"])
     for number, layer in enumerate(spec["layers"], start=1):
         try:
             weights = np.asarray(layer["weights"], dtype=np.float64)
         except (KeyError, TypeError, ValueError):
-            raise CLIError(f"network file {path}: layer {number} needs 'weights', a list of "
+            raise CLIError(f"{source}: layer {number} needs 'weights', a list of "
                            "rows of numbers") from None
         if weights.ndim != 2 or weights.shape[1] != width:
-            raise CLIError(f"network file {path}: layer {number} weights must have shape "
+            raise CLIError(f"{source}: layer {number} weights must have shape "
                            f"(outputs, {width}), got {weights.shape}")
         bias = layer.get("bias", 0.0)
         bias = [float(bias)] * weights.shape[0] if np.isscalar(bias) else [float(b) for b in bias]
         if len(bias) != weights.shape[0]:
-            raise CLIError(f"network file {path}: layer {number} has {weights.shape[0]} "
+            raise CLIError(f"{source}: layer {number} has {weights.shape[0]} "
                            f"neurons but {len(bias)} biases")
         layer["weights"], layer["bias"] = weights.tolist(), bias
+        layer.setdefault("activation", spec["activation"])
         width = weights.shape[0]
     if len(spec["target"]) != width:
-        raise CLIError(f"network file {path}: the last layer has {width} outputs but the "
+        raise CLIError(f"{source}: the last layer has {width} outputs but the "
                        f"target has {len(spec['target'])} values")
     return spec
 
@@ -126,8 +172,8 @@ def _neuron_names(spec: dict) -> list:
 def _activation_module(name: str):
     from bpnn import nn
 
-    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-            "linear": nn.Identity}[name]()
+    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU,
+            "leaky_relu": nn.LeakyReLU, "linear": nn.Identity}[name]()
 
 
 def _local_derivative(activation, net: np.ndarray) -> np.ndarray:
@@ -142,7 +188,8 @@ def _local_derivative(activation, net: np.ndarray) -> np.ndarray:
 def trace_backpropagation(spec: dict) -> dict:
     """Run one forward pass, one backward pass and one SGD step, recording every number.
 
-    The error is E = sum_k 1/2 (target_k - out_k)^2, the classic example's.
+    The error is the spec's ``error`` (default E = sum_k 1/2 (target_k - out_k)^2, the classic
+    example's; see ``ERRORS``).
 
     Parameters
     ----------
@@ -173,7 +220,7 @@ def trace_backpropagation(spec: dict) -> dict:
         linear = nn.Linear(weights.shape[1], weights.shape[0], dtype=DTYPE)
         linear.weight.data[...] = weights
         linear.bias.data[...] = np.asarray(layer["bias"], dtype=DTYPE)
-        layers.append((linear, _activation_module(spec["activation"])))
+        layers.append((linear, _activation_module(layer.get("activation", spec["activation"]))))
     before = [(lin.weight.data.copy(), lin.bias.data.copy()) for lin, _ in layers]
 
     # Forward, keeping every intermediate tensor so the engine stores its gradient.
@@ -186,7 +233,8 @@ def trace_backpropagation(spec: dict) -> dict:
         nets.append(net)
         outs.append(values)
     target = np.asarray([spec["target"]], dtype=DTYPE)
-    per_output = ((target - values) ** 2) * 0.5
+    error = spec.get("error", "half_squared_error")
+    per_output = _per_output_error(error, values, target)
     total = per_output.sum()
     total.backward()
 
@@ -198,8 +246,11 @@ def trace_backpropagation(spec: dict) -> dict:
             "description": spec.get("description", "network from file"),
             "sizes": [len(group) for group in names],
             "activation": spec["activation"],
+            "activations": [layer.get("activation", spec["activation"])
+                            for layer in spec["layers"]],
             "learning_rate": spec["learning_rate"],
-            "error": "E = sum_k 1/2 (target_k - out_k)^2",
+            "error": ERRORS[error][0],
+            "error_name": error,
             "dtype": DTYPE,
         },
         "forward": [],
@@ -278,6 +329,19 @@ def trace_backpropagation(spec: dict) -> dict:
     return trace
 
 
+def _per_output_error(error: str, out, target: np.ndarray):
+    """E_k, one per output, as a Tensor in the graph (their sum is E)."""
+    if error == "half_squared_error":
+        return ((target - out) ** 2) * 0.5
+    if error == "mse":
+        return ((target - out) ** 2) * (1.0 / target.shape[1])
+    if error == "binary_cross_entropy":
+        return -(out.log() * target + (1.0 - out).log() * (1.0 - target))
+    from bpnn.nn import functional as F
+
+    return -(F.log_softmax(out, dim=-1) * target)
+
+
 # ---------------------------------------------------------------------------- rendering
 def _f(value: float) -> str:
     """Nine decimals, the classic example's precision; scientific for tiny values."""
@@ -324,25 +388,29 @@ def render(trace: dict, fmt: str = "text") -> str:
     lines.extend([f"# {title}" if markdown else title, ""])
     block([
         f"layer sizes   {'-'.join(str(s) for s in net['sizes'])}",
-        f"activation    {net['activation']}",
+        f"activation    {' / '.join(dict.fromkeys(net.get('activations', [net['activation']])))}",
         f"error         {net['error']}",
         f"learning rate {net['learning_rate']:g} (plain SGD: w -> w - lr * dE/dw; biases are "
         "updated too, the classic example keeps them fixed)",
         f"arithmetic    bpnn's engine in {net['dtype']}",
     ])
+    activations = net.get("activations", [net["activation"]] * len(trace["forward"]))
+    _, error_formula, output_gradient = ERRORS[net.get("error_name", "half_squared_error")]
     heading("Forward pass")
     rows = []
     for layer in trace["forward"]:
+        activation = activations[layer["layer"] - 1]
         for n in layer["neurons"]:
             terms = " + ".join(f"{t['weight']}*{_source(t['input'])}" for t in n["terms"])
             numbers = " + ".join(f"{t['value']:g}*{_f(t['input_value'])}" for t in n["terms"])
             rows.append(f"net_{n['name']} = {terms} + b_{n['name']} = {numbers} + {n['bias']:g}"
                         f" = {_f(n['net'])}")
-            rows.append(f"out_{n['name']} = {net['activation']}(net_{n['name']}) = {_f(n['out'])}")
+            rows.append(f"out_{n['name']} = {activation}(net_{n['name']}) = {_f(n['out'])}")
     block(rows)
     heading("Error")
-    rows = [f"E_{e['name']} = 1/2 ({e['target']:g} - {_f(e['out'])})^2 = {_f(e['error'])}"
-            for e in trace["errors"]]
+    rows = [f"E_{e['name']} = "
+            + error_formula.format(t=f"{e['target']:g}", o=_f(e["out"]), K=len(trace["errors"]))
+            + f" = {_f(e['error'])}" for e in trace["errors"]]
     rows.append(f"E_total = {' + '.join('E_' + e['name'] for e in trace['errors'])}"
                 f" = {_f(trace['total_error'])}")
     block(rows)
@@ -353,13 +421,14 @@ def render(trace: dict, fmt: str = "text") -> str:
         for n in layer["neurons"]:
             name = n["name"]
             if is_output:
-                rows.append(f"dE/dout_{name} = -(target - out_{name}) = {_f(n['dE_dout'])}")
+                rows.append(f"dE/dout_{name} = {output_gradient.replace('out', 'out_' + name)}"
+                            f" = {_f(n['dE_dout'])}")
             else:
                 parts = " + ".join(f"delta_{p['neuron']}*{p['weight']}"
                                    for p in n["from_next_layer"])
                 numbers = _signed_sum(p["product"] for p in n["from_next_layer"])
                 rows.append(f"dE/dout_{name} = {parts} = {numbers} = {_f(n['dE_dout'])}")
-            rows.append(f"dout_{name}/dnet_{name} = {net['activation']}'(net_{name})"
+            rows.append(f"dout_{name}/dnet_{name} = {activations[layer['layer'] - 1]}'(net_{name})"
                         f" = {_f(n['dout_dnet'])}")
             rows.append(f"delta_{name} = dE/dnet_{name} = {_f(n['dE_dout'])} * "
                         f"{_f(n['dout_dnet'])} = {_f(n['delta'])}")
