@@ -67,10 +67,10 @@ def init() -> None:
     """
     if _world.initialized:
         return
-    import importlib.util
-
-    if importlib.util.find_spec("mpi4py") is None:
-        raise ImportError(INSTALL_HINT)
+    try:
+        import mpi4py  # noqa: F401 - the package only; MPI itself starts below, if launched
+    except ImportError:
+        raise ImportError(INSTALL_HINT) from None
     if launched_by_mpi():
         MPI = _import_mpi()
         comm = MPI.COMM_WORLD
@@ -89,21 +89,30 @@ def is_initialized() -> bool:
     return _world.initialized
 
 
+def _join() -> None:
+    # Under a launcher, join the job; otherwise stay a single process without needing mpi4py.
+    if not _world.initialized and launched_by_mpi():
+        init()
+
+
 def rank() -> int:
-    """This process's rank, 0 to ``size() - 1`` (:func:`init` runs first if needed)."""
-    init()
+    """This process's rank, 0 to ``size() - 1`` (0 without an MPI launcher).
+
+    Under ``mpirun`` the first call runs :func:`init`.
+    """
+    _join()
     return _world.rank
 
 
 def size() -> int:
     """The number of processes in the job (1 without an MPI launcher)."""
-    init()
+    _join()
     return _world.size
 
 
 def local_rank() -> int:
-    """This process's rank among the processes on its own machine."""
-    init()
+    """This process's rank among the processes on its own machine (0 without a launcher)."""
+    _join()
     return _world.local_rank
 
 
@@ -115,7 +124,7 @@ def barrier() -> None:
 
 def communicator():
     """mpi4py's ``COMM_WORLD`` (``None`` in a single process)."""
-    init()
+    _join()
     return _world.comm
 
 

@@ -29,6 +29,7 @@ from bpnn.callbacks.callback import Callback
 from bpnn.callbacks.csv_logger import CSVLogger
 from bpnn.callbacks.model_checkpoint import ModelCheckpoint
 from bpnn.data.loader import DataLoader
+from bpnn.train.progress import EpochLogger, ProgressBar
 
 _RANK_ZERO_ONLY = (ModelCheckpoint, CSVLogger)
 
@@ -64,8 +65,9 @@ class DataParallelFit:
 
     def callbacks(self, callbacks, progress) -> list:
         """The callbacks this rank runs: all on rank 0; elsewhere none that prints or writes."""
-        if self.rank == 0:
-            return list(callbacks)
+        if self.rank == 0:  # mpirun forwards output line by line: lines, not a redrawn bar
+            return [EpochLogger(c.epochs, c.stream, c.unit) if c is progress
+                    and isinstance(c, ProgressBar) else c for c in callbacks]
         return [_QuietOutput()] + [c for c in callbacks if c is not progress and not getattr(
             c, "rank_zero_only", isinstance(c, _RANK_ZERO_ONLY))]
 
