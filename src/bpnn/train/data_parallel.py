@@ -67,9 +67,9 @@ class DataParallelFit:
         """The callbacks this rank runs: all on rank 0; elsewhere none that prints or writes."""
         if self.rank == 0:  # mpirun forwards output line by line: lines, not a redrawn bar
             return [EpochLogger(c.epochs, c.stream, c.unit) if c is progress
-                    and isinstance(c, ProgressBar) else c for c in callbacks]
+                    and isinstance(c, ProgressBar) else c for c in callbacks] + [_EndTogether()]
         return [_QuietOutput()] + [c for c in callbacks if c is not progress and not getattr(
-            c, "rank_zero_only", isinstance(c, _RANK_ZERO_ONLY))]
+            c, "rank_zero_only", isinstance(c, _RANK_ZERO_ONLY))] + [_EndTogether()]
 
     def reduce_epoch(self, total: float, seen: int, metrics) -> tuple:
         """The whole job's ``(loss total, sample count)``; the metrics' counts summed too."""
@@ -79,6 +79,13 @@ class DataParallelFit:
     def restore_optimizer(self) -> None:
         """Give the model its own (unwrapped) optimizer back."""
         self.model.optimizer = self.original_optimizer
+
+
+class _EndTogether(Callback):
+    """The ranks leave ``fit`` together: rank 0's checkpoints and logs are complete by then."""
+
+    def on_train_end(self, logs=None):
+        distributed.barrier()
 
 
 class _QuietOutput(Callback):
