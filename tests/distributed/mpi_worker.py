@@ -140,8 +140,30 @@ def failure() -> dict:
     return {}
 
 
+class _CancelAtBatch(bpnn.callbacks.Callback):
+    """Refuses the update of batch 3 of epoch 2; under MPI only on the last rank."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_before_update(self, batch, logs=None):
+        return not (self.epoch == 1 and batch == 3
+                    and distributed.rank() == distributed.size() - 1)
+
+
+def cancelled() -> dict:
+    """A callback that cancels an update on one rank stops training on every rank."""
+    bpnn.set_default_dtype("float64")
+    bpnn.manual_seed(0)
+    x, y = _classification(n=99)  # the last batch of 3 leaves the third of 4 ranks nothing
+    model = bpnn.Model(nn.Sequential(nn.Linear(6, 3)), "cross_entropy", "adam",
+                       metrics=["accuracy"])
+    model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[_CancelAtBatch()])
+    return _result(model)
+
+
 SCENARIOS = {f.__name__: f for f in (adam64, adam32, sgd_momentum, lbfgs, levenberg_marquardt,
-                                     newton_cg, uninterrupted, failure)}
+                                     newton_cg, uninterrupted, failure, cancelled)}
 WITH_DIRECTORY = {"checkpoint": checkpoint, "resume": resume}
 
 

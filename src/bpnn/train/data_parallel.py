@@ -73,6 +73,8 @@ class DataParallelFit:
 
     def reduce_epoch(self, total: float, seen: int, metrics) -> tuple:
         """The whole job's ``(loss total, sample count)``; the metrics' counts summed too."""
+        if self.model._update_cancelled:  # every rank stops, none sums (see _ShardedLoader)
+            return total, seen
         total, seen = _sum_metric_states(metrics, extras=[total, seen])
         return total, int(round(seen))
 
@@ -111,17 +113,34 @@ class _ShardedLoader:
 
     def __iter__(self):
         distributed.broadcast_rng_state()  # every rank draws rank 0's order for this epoch
-        loader = self.loader
+        model = self.parallel.model
+        loader, callbacks = self.loader, model._callbacks
+        votes = bool(callbacks._before_update)
+        if votes and not hasattr(callbacks, "_local_before_update"):
+            # a callback that cancels an update on one rank (TerminateOnNaN) cancels it on all
+            callbacks._local_before_update = callbacks.on_before_update
+            callbacks.on_before_update = lambda batch, logs=None: _all_agree(
+                callbacks._local_before_update(batch, logs))
         n, batch = len(loader.dataset), loader.batch_size
-        optimizer = self.parallel.model.optimizer
+        optimizer = model.optimizer
         for start, local in zip(range(0, n, batch), loader, strict=False):
             optimizer.gradient_weight = len(local[0]) / min(batch, n - start)
             if len(local[0]) == 0:  # a short last batch left this rank nothing: join the sum
+                if votes and not _all_agree(True):
+                    model._update_cancelled = True
+                    return
                 optimizer.zero_grad()
                 with no_grad():
                     optimizer.step()
                 continue
             yield local
+
+
+def _all_agree(allowed: bool) -> bool:
+    """Whether every rank allows the update (one small Allreduce)."""
+    vote = np.array([0.0 if allowed else 1.0])
+    distributed.allreduce_max_(vote)
+    return bool(vote[0] == 0.0)
 
 
 def _sum_metric_states(metrics, extras) -> list:
