@@ -162,8 +162,23 @@ def cancelled() -> dict:
     return _result(model)
 
 
+def batch_norm() -> dict:
+    """Batch norm, validation and early stopping: the ranks must agree on every buffer and
+    on when to stop (the test compares the ranks, not one process: each rank normalises its
+    own share of the batch)."""
+    bpnn.manual_seed(2)
+    x, y = _classification(dtype="float32")
+    network = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+    model = bpnn.Model(network, "cross_entropy", "sgd", metrics=["accuracy"], lr=0.5)
+    model.fit(x, y, epochs=8, batch_size=32, verbose=0, validation_split=0.3,
+              callbacks=[bpnn.callbacks.EarlyStopping("val_loss", patience=1,
+                                                      restore_best_weights=True)])
+    return _result(model)
+
+
 SCENARIOS = {f.__name__: f for f in (adam64, adam32, sgd_momentum, lbfgs, levenberg_marquardt,
-                                     newton_cg, uninterrupted, failure, cancelled)}
+                                     newton_cg, uninterrupted, failure, cancelled,
+                                     batch_norm)}
 WITH_DIRECTORY = {"checkpoint": checkpoint, "resume": resume}
 
 

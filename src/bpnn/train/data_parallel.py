@@ -9,7 +9,8 @@ Under ``mpirun -n N`` it returns a :class:`DataParallelFit` that
   optimizer in :func:`bpnn.distributed.DistributedOptimizer`, each rank's gradient weighted by
   its share of the batch, so each update is the single-process update on the global batch;
 - sums each epoch's loss total, sample count and metric counts over the ranks, so the logs
-  (and every callback's decision) are the whole data set's and the same on every rank;
+  (and every callback's decision) are the whole data set's and the same on every rank, and
+  gives every rank rank 0's buffers (batch-norm statistics) at the end of each epoch;
 - runs the progress bar and the callbacks that write files (``ModelCheckpoint``,
   ``CSVLogger``, or any callback with ``rank_zero_only = True``) on rank 0 only, and keeps the
   other ranks' standard output quiet; a checkpoint is thus written once and holds everything
@@ -75,6 +76,10 @@ class DataParallelFit:
         """The whole job's ``(loss total, sample count)``; the metrics' counts summed too."""
         if self.model._update_cancelled:  # every rank stops, none sums (see _ShardedLoader)
             return total, seen
+        # Batch-norm statistics come from each rank's own share; rank 0's go to all (as in
+        # PyTorch's DistributedDataParallel), so validation and checkpoints agree everywhere.
+        for _, buffer in self.model.network.named_buffers():
+            distributed.broadcast_(buffer)
         total, seen = _sum_metric_states(metrics, extras=[total, seen])
         return total, int(round(seen))
 
