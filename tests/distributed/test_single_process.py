@@ -214,3 +214,48 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0 and attempted > 0
+
+
+def test_synchronize_then_step_allreduces_once(monkeypatch):
+    """Clipping by the global norm: synchronize(), clip .grad, step() must not sum again."""
+    calls = []
+    monkeypatch.setattr(runtime, "allreduce_sum_", lambda buffer: calls.append(buffer.size))
+    net = nn.Linear(3, 2)
+    optimizer = distributed.DistributedOptimizer(bpnn.optim.SGD(net.parameters(), lr=0.1))
+    (net(bpnn.ones(4, 3)) ** 2).sum().backward()
+    optimizer.synchronize()
+    optimizer.step()
+    assert calls == [6 + 2 + 2]  # 8 gradients, 2 flags, in one call
+    optimizer.zero_grad()
+    (net(bpnn.ones(4, 3)) ** 2).sum().backward()
+    optimizer.step()
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("name, options", [
+    ("lbfgs", {"max_iter": 5, "line_search_fn": "strong_wolfe"}),
+    ("lm", {"max_iter": 5}),
+    ("newton", {"hessian": "cg", "max_iter": 2}),
+])
+def test_wrapped_second_order_optimizers_in_one_process_match_the_plain_ones(
+        monkeypatch, name, options):
+    """The reduced closure and LM's summed normal equations, at size 1, change nothing (the
+    2-rank equality is in test_mpi_jobs); each evaluation is one Allreduce."""
+    calls = []
+    monkeypatch.setattr(runtime, "allreduce_sum_", lambda buffer: calls.append(buffer.size))
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(30, 2))
+    y = np.tanh(x @ np.array([[1.5], [-0.7]]))
+    results = []
+    for wrap in (False, True):
+        bpnn.set_default_dtype("float64")
+        bpnn.manual_seed(3)
+        model = bpnn.Model(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)), "mse",
+                           name, **options)
+        if wrap:
+            model.optimizer = distributed.DistributedOptimizer(model.optimizer)
+        model.fit(x, y, epochs=2, verbose=0)
+        results.append(model.get_weights())
+    for key, value in results[0].items():
+        np.testing.assert_array_equal(results[1][key], value)
+    assert calls, "the wrapped optimizer never summed anything"
