@@ -135,3 +135,12 @@ def test_an_update_cancelled_on_one_rank_is_cancelled_on_all(mpirun, worker, tmp
     one = mpi_worker.cancelled()
     assert len(one["h.loss"]) == 1  # stopped in the second epoch
     _assert_same(runs[0], one, 1e-10)
+
+
+def test_bpnn_train_under_mpirun_reports_a_bad_input_and_ends(mpirun, tmp_path):
+    bpnn_command = str(Path(sys.executable).with_name("bpnn"))
+    result = mpirun(bpnn_command, "train", "missing.csv", "--target", "y", cwd=tmp_path,
+                    timeout=60)
+    assert result.returncode == 2
+    assert "bpnn: error:" in result.stderr and "missing.csv" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no model folder, no leftovers

@@ -84,8 +84,9 @@ class DataParallelFit:
         return total, int(round(seen))
 
     def restore_optimizer(self) -> None:
-        """Give the model its own (unwrapped) optimizer back."""
+        """Give the model its own (unwrapped) optimizer back; fit's distributed part ends."""
         self.model.optimizer = self.original_optimizer
+        self.model._parallel = None
 
 
 class _EndTogether(Callback):
