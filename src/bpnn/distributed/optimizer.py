@@ -147,9 +147,10 @@ def DistributedOptimizer(optimizer, gradient_weight: float | None = None):  # no
     update is the one a single process would make on the global batch (each rank's batch
     being its share). The wrapped optimizer is an instance of the same class (``Adam``
     stays an ``Adam`` for ``isinstance``, schedulers and checkpoints) and shares its
-    parameter groups and state with the original. Weight decay, gradient clipping done on
-    ``.grad`` before ``step``, frozen parameters and parameter groups work as in one process;
-    a parameter gets a gradient if any rank computed one.
+    parameter groups and state with the original. Weight decay, frozen parameters and
+    parameter groups work as in one process; a parameter gets a gradient if any rank
+    computed one. To clip by the global gradient norm, call :meth:`synchronize`, clip
+    ``.grad``, then ``step()`` (which then does not sum again).
 
     Parameters
     ----------
