@@ -84,6 +84,39 @@ def newton_cg():
     return _full_batch("newton", 3, hessian="cg", cg_max_iter=5)
 
 
+def manual_clip_groups() -> dict:
+    """A hand-written loop: two parameter groups, a frozen bias, and clipping by the global
+    gradient norm (synchronize, clip, step)."""
+    bpnn.set_default_dtype("float64")
+    bpnn.manual_seed(0)
+    x, y = _classification(n=256)
+    net = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+    net[0].bias.requires_grad_(False)
+    optimizer = distributed.DistributedOptimizer(bpnn.optim.SGD(
+        [{"params": net[0].parameters(), "lr": 0.02}, {"params": net[2].parameters()}],
+        lr=0.1, momentum=0.9))
+    distributed.broadcast_parameters(net)
+    distributed.broadcast_optimizer_state(optimizer)
+    loader = bpnn.data.DataLoader((x, y), batch_size=64, shuffle=True, shard=True)
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    frozen_start = net[0].bias.data.copy()
+    for _ in range(3):
+        distributed.broadcast_rng_state()
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(net(xb), yb).backward()
+            optimizer.synchronize()
+            norm = float(np.sqrt(sum(float((p.grad ** 2).sum()) for p in trainable)))
+            for p in trainable:
+                p.grad = p.grad * min(1.0, 0.5 / norm)
+            optimizer.step()
+    return {"frozen_start": frozen_start, **_result_of(net)}
+
+
+def _result_of(network) -> dict:
+    return {f"w.{k}": v for k, v in network.state_dict().items()}
+
+
 def checkpoint(directory: str) -> dict:
     """2 epochs with ModelCheckpoint and CSVLogger; counts the files each rank saves."""
     saves = []
@@ -176,7 +209,8 @@ def batch_norm() -> dict:
     return _result(model)
 
 
-SCENARIOS = {f.__name__: f for f in (adam64, adam32, sgd_momentum, lbfgs, levenberg_marquardt,
+SCENARIOS = {f.__name__: f for f in (adam64, adam32, sgd_momentum, manual_clip_groups, lbfgs,
+                                     levenberg_marquardt,
                                      newton_cg, uninterrupted, failure, cancelled,
                                      batch_norm)}
 WITH_DIRECTORY = {"checkpoint": checkpoint, "resume": resume}
