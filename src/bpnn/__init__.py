@@ -15,6 +15,7 @@ from bpnn import (
     callbacks,  # noqa: E402
     data,  # noqa: E402
     datasets,  # noqa: E402
+    distributed,  # noqa: E402
     io,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402

@@ -17,6 +17,7 @@ import sys
 import warnings
 
 import bpnn
+from bpnn.cli.distributed import run_command
 from bpnn.cli.errors import CLIError
 from bpnn.cli.toolkit import learning_rate
 
@@ -231,7 +232,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():  # restores the caller's warning settings afterwards
             warnings.simplefilter("always", UserWarning)
             warnings.showwarning = _show_warning
-            return int(args.handler(args) or 0)
+            return int(run_command(args.handler, args) or 0)  # mpirun-aware
     except CLIError as error:
         if debug:
             raise

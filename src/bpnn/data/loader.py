@@ -31,6 +31,11 @@ class DataLoader:
         generator (:func:`bpnn.manual_seed`), so a saved RNG state resumes it exactly.
     transform : callable, optional
         Applied to the first array of each batch (the inputs), e.g. scaling or augmentation.
+    shard : bool, default False
+        Data-parallel training over MPI (:mod:`bpnn.distributed`): each rank gets its part
+        (rows ``rank::size``) of every batch, so the ranks' parts make up the batch one
+        process would draw. Every rank must draw the same order: same seed, or
+        :func:`bpnn.distributed.broadcast_rng_state` before each epoch.
 
     Yields
     ------
@@ -51,7 +56,8 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None, transform=None):
+                 drop_last: bool = False, seed: int | None = None, transform=None,
+                 shard: bool = False):
         if isinstance(dataset, (tuple, list)):
             dataset = TensorDataset(*dataset)
         if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
@@ -63,7 +69,7 @@ class DataLoader:
             raise TypeError(f"transform must be callable, got {type(transform).__name__}")
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last, self.transform = bool(shuffle), bool(drop_last), transform
-        self.seed = seed
+        self.seed, self.shard = seed, bool(shard)
         self._own_rng = None if seed is None else xp.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -85,7 +91,12 @@ class DataLoader:
 
     def __iter__(self):
         arrays = self.dataset.arrays
-        for index in self.batch_indices():
+        indices = self.batch_indices()
+        if self.shard:
+            from bpnn.distributed import shard
+
+            indices = map(shard, indices)
+        for index in indices:
             if arrays is not None:
                 batch = [array[index] for array in arrays]
             else:

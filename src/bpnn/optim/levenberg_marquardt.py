@@ -150,6 +150,14 @@ class LevenbergMarquardt(ClosureOptimizer):
         self.global_state["func_evals"] += 1 + 2 * x.size
         return residuals, rows
 
+    # The two sums over residuals; bpnn.distributed adds them up across ranks.
+    def _normal_equations(self, residuals, jacobian):
+        """``(r'r, J'r, J'J)``."""
+        return float(residuals @ residuals), jacobian.T @ residuals, jacobian.T @ jacobian
+
+    def _sum_of_squares(self, residuals) -> float:
+        return float(residuals @ residuals)
+
     def step(self, closure=None):
         """Run up to ``max_iter`` LM iterations (see the class docstring for the protocol).
 
@@ -180,15 +188,13 @@ class LevenbergMarquardt(ClosureOptimizer):
             state["n_iter"] += 1
             x = self._flat.pack()
             r, J = self.jacobian(residual_fn)
-            sse = float(r @ r)
+            sse, gradient, JtJ = self._normal_equations(r, J)
             if not math.isfinite(sse):
                 raise FloatingPointError("LevenbergMarquardt: the residuals are not finite at "
                                          "the current parameters; check the data and model")
-            gradient = J.T @ r
             if float(abs(gradient).max()) <= group["tolerance_grad"]:
                 state["converged"] = True
                 break
-            JtJ = J.T @ J
             eye = xp.eye(JtJ.shape[0], dtype=JtJ.dtype)
             all_non_finite = True
             while True:
@@ -201,7 +207,7 @@ class LevenbergMarquardt(ClosureOptimizer):
                     with no_grad():
                         r_new = residual_fn().data.reshape(-1)
                     state["func_evals"] += 1
-                    sse_new = float(r_new @ r_new)
+                    sse_new = self._sum_of_squares(r_new)
                     if math.isfinite(sse_new):
                         all_non_finite = False
                         if sse_new < sse:

@@ -22,6 +22,7 @@ from bpnn.callbacks.learning_rate_scheduler import get_lr
 from bpnn.data.loader import DataLoader
 from bpnn.preprocessing import stratified_holdout
 from bpnn.train import metrics as metrics_module
+from bpnn.train.data_parallel import data_parallel
 from bpnn.train.progress import make_progress
 
 _LOSSES = {
@@ -567,7 +568,9 @@ class Model:
         if batch_size is None:
             batch_size = len(x) if closure_mode else DEFAULT_BATCH_SIZE
         arrays = (x, y) if weights is None else (x, y, weights)
-        loader = DataLoader(arrays, batch_size=batch_size, shuffle=shuffle)
+        self._parallel = data_parallel(self, arrays, batch_size, shuffle, closure_mode)
+        loader = DataLoader(arrays, batch_size=batch_size, shuffle=shuffle) \
+            if self._parallel is None else self._parallel.loader
 
         if initial_epoch > 0:
             self.history.truncate(initial_epoch)
@@ -577,6 +580,8 @@ class Model:
                                  "Iteration" if closure_mode and len(loader) == 1 else "Epoch")
         # History first: a checkpoint written at an epoch's end must already hold its logs.
         listed = [self.history, *callbacks] + ([progress] if progress is not None else [])
+        if self._parallel is not None:  # under mpirun: printing and files on rank 0 only
+            listed = self._parallel.callbacks(listed, progress)
         self._callbacks = CallbackList(listed, self)
         self._user_callbacks = callbacks
         self.stop_training, self._update_cancelled = False, False
@@ -604,6 +609,8 @@ class Model:
                     break
         finally:
             self.network.train()
+            if self._parallel is not None:
+                self._parallel.restore_optimizer()
         self._callbacks.on_train_end()
         self.callback_states = self._current_callback_states()
         return self.history
@@ -629,6 +636,8 @@ class Model:
             seen += size
             if batch_hooks:
                 callbacks.on_batch_end(batch_index, {"loss": value, "size": size})
+        if getattr(self, "_parallel", None) is not None:  # sums over the MPI ranks
+            total, seen = self._parallel.reduce_epoch(total, seen, self.metrics)
         logs = {"loss": total / seen}
         for metric in self.metrics:
             logs[metric.name] = metric.result()
