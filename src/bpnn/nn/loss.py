@@ -15,6 +15,67 @@ def _listed(values):
     return xp.asarray(getattr(values, "data", values), dtype=float).tolist()
 
 
+_LOSS_NAMES: dict = {}
+
+
+def register_loss(*names: str):
+    """Class decorator: ``Model(..., loss=name)`` and :func:`get` accept each of ``names``.
+
+    Parameters
+    ----------
+    *names : str
+        Lower-case names (``"mse"``, ``"mean_squared_error"``).
+
+    Example
+    -------
+    >>> from bpnn import nn
+    >>> @nn.loss.register_loss("my_mse")
+    ... class MyMSE(nn.MSELoss):
+    ...     pass
+    >>> type(nn.loss.get("my_mse")).__name__
+    'MyMSE'
+    """
+
+    def decorate(cls):
+        for name in names:
+            _LOSS_NAMES[name] = cls
+        return cls
+
+    return decorate
+
+
+def get(loss) -> Module:
+    """A loss module for a name (``"mse"``, ``"cross_entropy"``...) or the module itself.
+
+    Parameters
+    ----------
+    loss : bpnn.nn.Module or str
+        Names are case-insensitive.
+
+    Returns
+    -------
+    bpnn.nn.Module
+        ``loss`` itself, or a new loss with default options.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the known ones.
+
+    Example
+    -------
+    >>> from bpnn import nn
+    >>> nn.loss.get("mae")
+    L1Loss(reduction='mean')
+    """
+    if isinstance(loss, Module):
+        return loss
+    if isinstance(loss, str) and loss.lower() in _LOSS_NAMES:
+        return _LOSS_NAMES[loss.lower()]()
+    raise ValueError(f"unknown loss {loss!r}; pass a loss module such as "
+                     f"bpnn.nn.CrossEntropyLoss() or one of: {', '.join(sorted(_LOSS_NAMES))}")
+
+
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
@@ -29,6 +90,7 @@ class _Loss(Module):
 
 
 @register_layer
+@register_loss("mse", "mean_squared_error")
 class MSELoss(_Loss):
     """Mean squared error. See :func:`bpnn.nn.functional.mse_loss`."""
 
@@ -37,6 +99,7 @@ class MSELoss(_Loss):
 
 
 @register_layer
+@register_loss("mae", "l1", "mean_absolute_error")
 class L1Loss(_Loss):
     """Mean absolute error. See :func:`bpnn.nn.functional.l1_loss`."""
 
@@ -45,6 +108,7 @@ class L1Loss(_Loss):
 
 
 @register_layer
+@register_loss("huber")
 class HuberLoss(_Loss):
     """Huber loss with threshold ``delta``. See :func:`bpnn.nn.functional.huber_loss`."""
 
@@ -60,6 +124,8 @@ class HuberLoss(_Loss):
 
 
 @register_layer
+@register_loss("cross_entropy", "categorical_crossentropy",
+               "sparse_categorical_crossentropy")
 class CrossEntropyLoss(_Loss):
     """Cross-entropy from logits. See :func:`bpnn.nn.functional.cross_entropy`.
 
@@ -86,6 +152,7 @@ class CrossEntropyLoss(_Loss):
 
 
 @register_layer
+@register_loss("nll")
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities. See :func:`bpnn.nn.functional.nll_loss`."""
 
@@ -102,6 +169,7 @@ class NLLLoss(_Loss):
 
 
 @register_layer
+@register_loss("bce", "binary_crossentropy")
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities.
 
@@ -120,6 +188,7 @@ class BCELoss(_Loss):
 
 
 @register_layer
+@register_loss("bce_with_logits")
 class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross-entropy, stable. See
     :func:`bpnn.nn.functional.binary_cross_entropy_with_logits`."""
