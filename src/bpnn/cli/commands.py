@@ -16,6 +16,7 @@ from bpnn.cli.info import bundled_csv
 from bpnn.cli.model_folder import load_model_folder
 from bpnn.cli.pipeline import DEFAULTS, train_model
 from bpnn.cli.tabular import read_csv, require_column
+from bpnn.functional.activation import softmax_array
 
 __all__ = ["DEFAULTS", "demo", "evaluate", "evaluate_model", "predict", "predict_frame",
            "train", "train_model"]
@@ -114,8 +115,7 @@ def predict_frame(model_dir: str, data: str, proba: bool = False):
     if preprocessor.task == "classification":
         columns[preprocessor.target] = preprocessor.decode_target(scores.argmax(axis=1))
         if proba:
-            shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-            probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+            probabilities = softmax_array(scores, axis=1)
             for i, name in enumerate(preprocessor.classes_):
                 columns[f"proba_{name}"] = np.round(probabilities[:, i], 6)
     else:

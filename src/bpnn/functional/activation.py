@@ -97,11 +97,16 @@ def log_softmax_array(x, axis: int):
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
+def softmax_array(x, axis: int = -1):
+    """Softmax of a raw array along ``axis`` (the max is subtracted first)."""
+    exps = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return exps / exps.sum(axis=axis, keepdims=True)
+
+
 class _Softmax(Function):
     def forward(self, x, axis):
         self.axis = axis
-        exps = xp.exp(x - x.max(axis=axis, keepdims=True))
-        self.out = exps / exps.sum(axis=axis, keepdims=True)
+        self.out = softmax_array(x, axis)
         return self.out
 
     def backward(self, grad):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from collections import OrderedDict, namedtuple
 
@@ -177,6 +178,27 @@ class Module:
     def eval(self) -> Module:
         """Set evaluation mode; same as ``train(False)``."""
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """Evaluation mode inside a ``with`` block; the previous mode is restored after.
+
+        Example
+        -------
+        >>> from bpnn import nn
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+        >>> with net.evaluating():
+        ...     net.training
+        False
+        >>> net.training
+        True
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (``False``) or unfreeze every parameter of this module."""

@@ -138,7 +138,7 @@ def from_checkpoint(model_class, meta: dict, arrays: dict):
     metric_objects = []
     for spec in meta.get("metrics", []):
         spec = dict(spec)
-        metric_objects.append(metrics_module._METRICS[spec.pop("name")](**spec))
+        metric_objects.append(metrics_module.get_metric_class(spec.pop("name"))(**spec))
     model = model_class(network, loss, optimizer, metrics=metric_objects)
     model.epoch = int(meta.get("epoch", 0))
     model.history.load_state_dict(restore_arrays(meta.get("history", {}), arrays))

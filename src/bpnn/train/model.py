@@ -10,7 +10,6 @@ generator (``validation_seed``), so a run saved after epoch k and resumed with
 from __future__ import annotations
 
 import copy
-import numbers
 
 from bpnn import backend, io, nn, optim
 from bpnn.autograd.tensor import Tensor, _wrap, no_grad
@@ -240,15 +239,6 @@ class Model:
         return float(loss.data)
 
     # ---------------------------------------------------------------- input checks
-    def _check_x(self, x, name: str = "x"):
-        return validation.check_x(self, x, name)
-
-    def _prepare(self, x, y, sample_weight=None, class_weight=None, name: str = ""):
-        return validation.prepare(self, x, y, sample_weight, class_weight, name)
-
-    def _split_validation(self, arrays, fraction, mode, seed):
-        return validation.split_validation(self, arrays, fraction, mode, seed)
-
     # ---------------------------------------------------------------- fit
     def fit(self, x, y, batch_size=None, epochs: int = 1, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, class_weight=None, sample_weight=None,
@@ -311,22 +301,12 @@ class Model:
         closure_mode = getattr(self.optimizer, "requires_closure", False)
         if batch_size is not None:
             batch_size = positive_int("batch_size", batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        if (isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral)
-                or initial_epoch < 0):
-            raise ValueError(f"initial_epoch must be a non-negative integer, got {initial_epoch!r}")
+        validation.non_negative_int("epochs", epochs)
+        validation.non_negative_int("initial_epoch", initial_epoch)
         callbacks = list(callbacks or [])
-        x, y, weights = self._prepare(x, y, sample_weight, class_weight)
-        validation = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be (x_val, y_val) or "
-                                 "(x_val, y_val, sample_weight_val)")
-            validation = self._prepare(*validation_data[:2], *validation_data[2:3], name="_val")
-        elif validation_split:
-            (x, y, weights), validation = self._split_validation(
-                (x, y, weights), validation_split, validation_split_mode, validation_seed)
+        (x, y, weights), held_out = validation.prepare_fit_data(
+            self, (x, y, sample_weight, class_weight), validation_data, validation_split,
+            validation_split_mode, validation_seed)
         if batch_size is None:
             batch_size = len(x) if closure_mode else DEFAULT_BATCH_SIZE
         arrays = (x, y) if weights is None else (x, y, weights)
@@ -357,8 +337,8 @@ class Model:
                 if self._update_cancelled:
                     break
                 logs = dict(train_logs)
-                if validation is not None:
-                    scores = self._evaluate_arrays(*validation, batch_size)
+                if held_out is not None:
+                    scores = self._evaluate_arrays(*held_out, batch_size)
                     logs.update({f"val_{key}": value for key, value in scores.items()})
                 logs["lr"] = get_lr(self.optimizer)
                 self.epoch = epoch + 1
@@ -417,14 +397,9 @@ class Model:
             metric.reset()
         arrays = (x, y) if weights is None else (x, y, weights)
         total = 0.0
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            with no_grad():
-                for batch in DataLoader(arrays, batch_size=batch_size):
-                    total += self.test_step(*batch) * len(batch[0])
-        finally:
-            self.network.train(was_training)
+        with self.network.evaluating(), no_grad():
+            for batch in DataLoader(arrays, batch_size=batch_size):
+                total += self.test_step(*batch) * len(batch[0])
         scores = {"loss": total / len(x)}
         for metric in self.metrics:
             scores[metric.name] = metric.result()
@@ -451,7 +426,7 @@ class Model:
         """
         batch_size = positive_int("batch_size", DEFAULT_BATCH_SIZE if batch_size is None
                                    else batch_size)
-        x, y, weights = self._prepare(x, y, sample_weight)
+        x, y, weights = validation.prepare(self, x, y, sample_weight)
         return self._evaluate_arrays(x, y, weights, batch_size)
 
     def predict(self, x, batch_size=None):
@@ -474,15 +449,10 @@ class Model:
         """
         batch_size = positive_int("batch_size", DEFAULT_BATCH_SIZE if batch_size is None
                                    else batch_size)
-        x, _ = self._check_x(x)
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            with no_grad():
-                outputs = [self.network(_wrap(x[start:start + batch_size])).data
-                           for start in range(0, len(x), batch_size)]
-        finally:
-            self.network.train(was_training)
+        x, _ = validation.check_x(self, x)
+        with self.network.evaluating(), no_grad():
+            outputs = [self.network(_wrap(x[start:start + batch_size])).data
+                       for start in range(0, len(x), batch_size)]
         return xp.concatenate(outputs)
 
     # ---------------------------------------------------------------- checkpoints

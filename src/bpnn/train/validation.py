@@ -25,6 +25,13 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
+def non_negative_int(name: str, value) -> int:
+    """``value`` as an int, or ``ValueError`` naming ``name`` if it is not an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def numeric_array(value, name: str):
     """The array behind ``value`` (a Tensor or array_like); ``ValueError`` if not numeric."""
     array = value.data if isinstance(value, Tensor) else xp.asarray(value)
@@ -38,16 +45,12 @@ def dry_run(model, x_sample, name: str):
 
     Eval mode draws no dropout mask, so the global generator is untouched.
     """
-    was_training = model.network.training
-    model.network.eval()
     try:
-        with no_grad():
+        with model.network.evaluating(), no_grad():
             return model.network(_wrap(x_sample)).data
     except ValueError as error:
         raise ValueError(f"{name} does not fit the network (samples shaped "
                          f"{tuple(x_sample.shape[1:])}): {error}") from None
-    finally:
-        model.network.train(was_training)
 
 
 def check_x(model, x, name: str = "x"):
@@ -193,3 +196,34 @@ def split_validation(model, arrays, fraction, mode, seed):
     split = [tuple(None if a is None else a[index] for a in arrays)
              for index in (train_index, val_index)]
     return split[0], split[1]
+
+
+def prepare_fit_data(model, data, validation_data, fraction, mode, seed):
+    """Checked training arrays and the validation set (given, split off, or None).
+
+    Parameters
+    ----------
+    model : bpnn.Model
+    data : tuple
+        ``(x, y, sample_weight, class_weight)`` as passed to ``fit``.
+    validation_data : tuple or None
+        ``(x_val, y_val[, sample_weight_val])``; overrides ``fraction``.
+    fraction, mode, seed
+        ``fit``'s ``validation_split``, ``validation_split_mode`` and ``validation_seed``.
+
+    Returns
+    -------
+    train : tuple
+        ``(x, y, weights)``.
+    validation : tuple or None
+        ``(x_val, y_val, weights_val)``.
+    """
+    arrays = prepare(model, *data)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be (x_val, y_val) or "
+                             "(x_val, y_val, sample_weight_val)")
+        return arrays, prepare(model, *validation_data[:2], *validation_data[2:3], name="_val")
+    if fraction:
+        return split_validation(model, arrays, fraction, mode, seed)
+    return arrays, None
