@@ -70,6 +70,7 @@ def fake_io(monkeypatch):
     module.save = lambda obj, path: saved.append((obj, path))
     monkeypatch.setitem(sys.modules, "bpnn.io", module)
     monkeypatch.setattr(bpnn, "io", module)
+    monkeypatch.setattr(bpnn.callbacks.model_checkpoint, "io", module)
     return saved
 
 

@@ -16,7 +16,7 @@ from bpnn.autograd.tensor import Tensor, _wrap, no_grad
 from bpnn.backend import xp
 from bpnn.callbacks.callback import CallbackList
 from bpnn.callbacks.history import History
-from bpnn.callbacks.learning_rate_scheduler import get_lr
+from bpnn.callbacks.learning_rate_scheduler import first_group_lr
 from bpnn.data.loader import DataLoader
 from bpnn.train import checkpoint, validation
 from bpnn.train import metrics as metrics_module
@@ -340,7 +340,7 @@ class Model:
                 if held_out is not None:
                     scores = self._evaluate_arrays(*held_out, batch_size)
                     logs.update({f"val_{key}": value for key, value in scores.items()})
-                logs["lr"] = get_lr(self.optimizer)
+                logs["lr"] = first_group_lr(self.optimizer)
                 self.epoch = epoch + 1
                 self._callbacks.on_epoch_end(epoch, logs)
                 if self.stop_training:
