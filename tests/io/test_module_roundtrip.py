@@ -22,7 +22,6 @@ LAYER_EXAMPLES = {
     "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 7, 8)),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(6, momentum=0.3), (8, 6)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3, eps=1e-3), (4, 3, 5, 5)),
-    "LayerNorm": (lambda: nn.LayerNorm(6), (5, 6)),
 }
 # Containers have no forward of their own on a plain input (ModuleList) or only chain others
 # (Sequential); both are covered by test_containers_keep_order_and_nesting below.
