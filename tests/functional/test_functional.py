@@ -22,6 +22,9 @@ ACTIVATIONS = [
     ("elu", lambda t: F.elu(t, 1.3), lambda T, t: T.nn.functional.elu(t, 1.3)),
     ("sigmoid", F.sigmoid, lambda T, t: T.sigmoid(t)),
     ("tanh", F.tanh, lambda T, t: T.tanh(t)),
+    ("gelu", F.gelu, lambda T, t: T.nn.functional.gelu(t)),
+    ("gelu_tanh", lambda t: F.gelu(t, "tanh"),
+     lambda T, t: T.nn.functional.gelu(t, approximate="tanh")),
     ("softmax", lambda t: F.softmax(t, dim=1), lambda T, t: T.softmax(t, dim=1)),
     ("softmax0", lambda t: F.softmax(t, dim=0), lambda T, t: T.softmax(t, dim=0)),
     ("log_softmax", lambda t: F.log_softmax(t, dim=1), lambda T, t: T.log_softmax(t, dim=1)),
@@ -42,6 +45,11 @@ def test_activations_gradcheck(rng, name, ours, theirs):
     x = rng.standard_normal((3, 4))
     x[np.abs(x) < 1e-3] = 0.5  # keep finite differences away from kinks
     assert bpnn.gradcheck(ours, [bpnn.tensor(x, requires_grad=True)], atol=1e-7, rtol=1e-6)
+
+
+def test_gelu_rejects_an_unknown_approximation():
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh', got 'erf'"):
+        F.gelu(bpnn.ones(2), "erf")
 
 
 def test_sigmoid_saturates_without_overflow():

@@ -22,11 +22,29 @@ MODULES = [
     ("elu", lambda: nn.ELU(0.5), lambda T: T.nn.ELU(0.5)),
     ("sigmoid", lambda: nn.Sigmoid(), lambda T: T.nn.Sigmoid()),
     ("tanh", lambda: nn.Tanh(), lambda T: T.nn.Tanh()),
+    ("gelu_tanh", lambda: nn.GELU("tanh"), lambda T: T.nn.GELU(approximate="tanh")),
     ("softmax", lambda: nn.Softmax(dim=1), lambda T: T.nn.Softmax(dim=1)),
     ("logsoftmax", lambda: nn.LogSoftmax(dim=1), lambda T: T.nn.LogSoftmax(dim=1)),
     ("flatten", lambda: nn.Flatten(), lambda T: T.nn.Flatten()),
     ("identity", lambda: nn.Identity(), lambda T: T.nn.Identity()),
 ]
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
+@pytest.mark.parametrize("name", sorted(nn.registered_activations()))
+def test_every_registered_activation_matches_torch_with_defaults(torch, rng, dtype, tol, name):
+    """A new activation is checked here without a new row: torch.nn's class of the same name."""
+    layer = nn.registered_activations()[name]()
+    reference = getattr(torch.nn, type(layer).__name__)()
+    x = rng.standard_normal((4, 6)).astype(dtype) * 3
+    a, b = bpnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = layer(a), reference(b)
+    assert out.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(g)
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])

@@ -76,7 +76,7 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
                        help="hidden layer widths, comma separated "
                             f"(default: {','.join(map(str, defaults.hidden))})")
     group.add_argument("--activation", default=defaults.activation,
-                       choices=("relu", "tanh", "sigmoid", "elu", "leaky_relu"),
+                       choices=sorted(bpnn.nn.registered_activations()),
                        help=f"hidden activation (default: {defaults.activation})")
     group.add_argument("--dropout", type=_fraction, default=defaults.dropout,
                        help=f"dropout after each hidden layer (default: {defaults.dropout})")

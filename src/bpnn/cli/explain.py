@@ -14,6 +14,8 @@ import json
 
 import numpy as np
 
+from bpnn import nn, optim
+from bpnn.autograd import Tensor
 from bpnn.cli.errors import CLIError
 
 DTYPE = "float64"  # the trace is read to nine decimals; float32 would show rounding noise
@@ -31,7 +33,10 @@ CLASSIC_NETWORK = {
     ],
 }
 
-_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+
+def activations() -> dict:
+    """Activation name -> layer class: bpnn's registered activations and ``linear``."""
+    return {**nn.registered_activations(), "linear": nn.Identity}
 
 
 # ---------------------------------------------------------------------------- network spec
@@ -72,8 +77,9 @@ def load_network(path: str | None) -> dict:
         raise CLIError(f"network file {path}: missing key(s) {', '.join(missing)}")
     spec.setdefault("activation", "sigmoid")
     spec.setdefault("learning_rate", 0.5)
-    if spec["activation"] not in _ACTIVATIONS:
-        raise CLIError(f"network file {path}: activation must be one of {', '.join(_ACTIVATIONS)}, "
+    if spec["activation"] not in activations():
+        raise CLIError(f"network file {path}: activation must be one of "
+                       f"{', '.join(sorted(activations()))}, "
                        f"got {spec['activation']!r}")
     try:
         spec["input"] = [float(v) for v in spec["input"]]
@@ -124,16 +130,11 @@ def _neuron_names(spec: dict) -> list:
 
 # ---------------------------------------------------------------------------- the trace
 def _activation_module(name: str):
-    from bpnn import nn
-
-    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-            "linear": nn.Identity}[name]()
+    return activations()[name]()
 
 
 def _local_derivative(activation, net: np.ndarray) -> np.ndarray:
     """d out / d net, elementwise, from the backward of the activation itself."""
-    from bpnn.autograd import Tensor
-
     leaf = Tensor(net.copy(), requires_grad=True)
     activation(leaf).backward(np.ones_like(net))
     return leaf.grad
@@ -163,9 +164,6 @@ def trace_backpropagation(spec: dict) -> dict:
     >>> round(trace["total_error"], 9)
     0.298371109
     """
-    from bpnn import nn, optim
-    from bpnn.autograd import Tensor
-
     names = _neuron_names(spec)
     layers = []
     for layer in spec["layers"]:

@@ -40,8 +40,6 @@ DEFAULTS = SimpleNamespace(
     early_stopping=20, seed=0,
 )
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU,
-               "leaky_relu": nn.LeakyReLU}
 
 
 # ---------------------------------------------------------------------------- network
@@ -49,7 +47,7 @@ def build_network(n_inputs: int, n_outputs: int, hidden, activation: str, dropou
     """``Linear -> activation -> Dropout`` per hidden width, then a linear output layer."""
     layers, width = [], n_inputs
     for size in hidden:
-        layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+        layers += [nn.Linear(width, size), nn.registered_activations()[activation]()]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width = size

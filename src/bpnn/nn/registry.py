@@ -7,6 +7,7 @@ A layer is described as ``{"class": name, "config": layer.get_config()}``; conta
 from __future__ import annotations
 
 _LAYERS: dict = {}
+_ACTIVATIONS: dict = {}
 
 
 def register_layer(cls=None, *, name: str | None = None):
@@ -61,6 +62,36 @@ def get_layer_class(name: str):
 def registered_layers() -> dict:
     """A copy of the name -> class registry."""
     return dict(_LAYERS)
+
+
+def register_activation(name: str):
+    """Class decorator: an element-wise activation layer offered by ``name``.
+
+    The command line's ``--activation`` choices and ``bpnn explain``'s activations are read
+    from this registry, so a new activation is its layer class plus one test row.
+
+    Parameters
+    ----------
+    name : str
+        The lower-case name, e.g. ``"gelu"``.
+
+    Example
+    -------
+    >>> from bpnn import nn
+    >>> sorted(nn.registered_activations())[:3]
+    ['elu', 'gelu', 'leaky_relu']
+    """
+
+    def decorate(cls):
+        _ACTIVATIONS[name] = cls
+        return cls
+
+    return decorate
+
+
+def registered_activations() -> dict:
+    """A copy of the activation name -> layer class registry (``"relu": nn.ReLU`` ...)."""
+    return dict(_ACTIVATIONS)
 
 
 def module_to_config(module) -> dict:
