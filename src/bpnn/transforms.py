@@ -18,7 +18,7 @@ import numbers
 
 from bpnn import backend
 from bpnn.backend import xp
-from bpnn.functional.conv import _pair  # the one int-or-pair check, shared with the layers
+from bpnn.functional.conv import int_pair  # the one int-or-pair check, shared with the layers
 
 __all__ = [
     "Compose", "GaussianNoise", "Normalize", "RandomCrop", "RandomHorizontalFlip",
@@ -215,7 +215,7 @@ class RandomTranslate(Transform):
 
     def __init__(self, max_shift, fill: float = 0.0, seed: int | None = None):
         super().__init__(seed)
-        self.max_shift = _pair(max_shift, "RandomTranslate: max_shift", minimum=0)
+        self.max_shift = int_pair(max_shift, "RandomTranslate: max_shift", minimum=0)
         self.fill = fill
 
     def apply(self, batch):
@@ -259,8 +259,8 @@ class RandomCrop(Transform):
 
     def __init__(self, size, padding=0, fill: float = 0.0, seed: int | None = None):
         super().__init__(seed)
-        self.size = _pair(size, "RandomCrop: size")
-        self.padding = _pair(padding, "RandomCrop: padding", minimum=0)
+        self.size = int_pair(size, "RandomCrop: size")
+        self.padding = int_pair(padding, "RandomCrop: padding", minimum=0)
         self.fill = fill
 
     def apply(self, batch):

@@ -7,7 +7,7 @@ import pytest
 
 import bpnn
 from bpnn import nn
-from bpnn.nn.loss import _Loss
+from bpnn.nn.loss import Loss
 
 # Constructor and input shape for layers that need arguments or a particular input; a layer
 # missing here is built with no arguments on a (5, 6) input, so a new layer is never skipped:
@@ -43,7 +43,7 @@ LOSS_EXAMPLES = {
 def _registered(kind):
     names = []
     for name, cls in sorted(nn.registered_layers().items()):
-        is_loss = issubclass(cls, _Loss)
+        is_loss = issubclass(cls, Loss)
         if name in CONTAINERS:
             continue
         if (kind == "loss") == is_loss:

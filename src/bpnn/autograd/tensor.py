@@ -84,7 +84,7 @@ class Function:
                     result.requires_grad = True
                     result._ctx = fn
                     return result
-        return _wrap(out)
+        return wrap_array(out)
 
     def forward(self, *arrays, **params):  # pragma: no cover - interface
         raise NotImplementedError
@@ -93,7 +93,8 @@ class Function:
         raise NotImplementedError
 
 
-def _wrap(array) -> Tensor:
+def wrap_array(array) -> Tensor:
+    """A Tensor around ``array`` as it is: no copy, no cast, no gradient (the fast path)."""
     result = Tensor.__new__(Tensor)
     result.data = array
     result.grad = None
@@ -247,7 +248,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """Return a tensor sharing the data but cut off from the graph."""
-        return _wrap(self.data)
+        return wrap_array(self.data)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -273,7 +274,7 @@ class Tensor:
             return self
         if dtype.kind == "f" and self.requires_grad:
             return ops.Cast.apply(self, dtype=dtype)
-        return _wrap(self.data.astype(dtype))
+        return wrap_array(self.data.astype(dtype))
 
     def float(self) -> Tensor:
         return self.to(xp.float32)
@@ -299,42 +300,42 @@ class Tensor:
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
-        return ops.Add.apply(self, _operand(other, self))
+        return ops.Add.apply(self, as_operand(other, self))
 
     def __radd__(self, other):
-        return ops.Add.apply(_operand(other, self), self)
+        return ops.Add.apply(as_operand(other, self), self)
 
     def __sub__(self, other):
-        return ops.Sub.apply(self, _operand(other, self))
+        return ops.Sub.apply(self, as_operand(other, self))
 
     def __rsub__(self, other):
-        return ops.Sub.apply(_operand(other, self), self)
+        return ops.Sub.apply(as_operand(other, self), self)
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, _operand(other, self))
+        return ops.Mul.apply(self, as_operand(other, self))
 
     def __rmul__(self, other):
-        return ops.Mul.apply(_operand(other, self), self)
+        return ops.Mul.apply(as_operand(other, self), self)
 
     def __truediv__(self, other):
-        return ops.Div.apply(self, _operand(other, self))
+        return ops.Div.apply(self, as_operand(other, self))
 
     def __rtruediv__(self, other):
-        return ops.Div.apply(_operand(other, self), self)
+        return ops.Div.apply(as_operand(other, self), self)
 
     def __matmul__(self, other):
-        return ops.MatMul.apply(self, _operand(other, self))
+        return ops.MatMul.apply(self, as_operand(other, self))
 
     def __rmatmul__(self, other):
-        return ops.MatMul.apply(_operand(other, self), self)
+        return ops.MatMul.apply(as_operand(other, self), self)
 
     def __pow__(self, exponent):
         if isinstance(exponent, numbers.Number):
             return ops.PowScalar.apply(self, exponent=exponent)
-        return ops.Pow.apply(self, _operand(exponent, self))
+        return ops.Pow.apply(self, as_operand(exponent, self))
 
     def __rpow__(self, base):
-        return ops.Pow.apply(_operand(base, self), self)
+        return ops.Pow.apply(as_operand(base, self), self)
 
     def __neg__(self):
         return ops.Neg.apply(self)
@@ -344,22 +345,22 @@ class Tensor:
 
     # comparisons give boolean tensors without gradient
     def __lt__(self, other):
-        return _wrap(self.data < _raw(other))
+        return wrap_array(self.data < _raw(other))
 
     def __le__(self, other):
-        return _wrap(self.data <= _raw(other))
+        return wrap_array(self.data <= _raw(other))
 
     def __gt__(self, other):
-        return _wrap(self.data > _raw(other))
+        return wrap_array(self.data > _raw(other))
 
     def __ge__(self, other):
-        return _wrap(self.data >= _raw(other))
+        return wrap_array(self.data >= _raw(other))
 
     def __eq__(self, other):
-        return _wrap(self.data == _raw(other))
+        return wrap_array(self.data == _raw(other))
 
     def __ne__(self, other):
-        return _wrap(self.data != _raw(other))
+        return wrap_array(self.data != _raw(other))
 
     def __bool__(self):
         return bool(self.data)
@@ -436,10 +437,10 @@ class Tensor:
         return ops.Min.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def argmax(self, axis=None) -> Tensor:
-        return _wrap(self.data.argmax(axis=axis))
+        return wrap_array(self.data.argmax(axis=axis))
 
     def argmin(self, axis=None) -> Tensor:
-        return _wrap(self.data.argmin(axis=axis))
+        return wrap_array(self.data.argmin(axis=axis))
 
     # ------------------------------------------------------------------ elementwise
     def exp(self) -> Tensor:
@@ -482,7 +483,7 @@ def _axis(axis):
     return axis
 
 
-def _operand(value, like: Tensor) -> Tensor:
+def as_operand(value, like: Tensor) -> Tensor:
     """Wrap the other operand of a binary op, refusing to upcast silently."""
     if isinstance(value, Tensor):
         theirs, ours = value.data.dtype, like.data.dtype
@@ -494,14 +495,14 @@ def _operand(value, like: Tensor) -> Tensor:
         return value
     if isinstance(value, numbers.Number):
         dtype = like.data.dtype if like.data.dtype.kind == "f" else None
-        return _wrap(xp.asarray(value, dtype=dtype))
+        return wrap_array(xp.asarray(value, dtype=dtype))
     array = xp.asarray(value)
     if array.dtype.kind == "f" and like.data.dtype.kind == "f" and array.dtype != like.data.dtype:
         raise TypeError(
             f"dtype mismatch: tensor is {like.data.dtype} but the array is {array.dtype}; cast "
             "one explicitly (bpnn never upcasts silently)"
         )
-    return _wrap(array)
+    return wrap_array(array)
 
 
 # ---------------------------------------------------------------------- factories
@@ -582,7 +583,7 @@ def _tensors(values, name: str) -> list:
     if not values:
         raise ValueError(f"{name}() needs at least one tensor")
     first = next((v for v in values if isinstance(v, Tensor)), None)
-    return [v if isinstance(v, Tensor) else _operand(v, first or Tensor(v)) for v in values]
+    return [v if isinstance(v, Tensor) else as_operand(v, first or Tensor(v)) for v in values]
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
@@ -602,7 +603,7 @@ def where(condition, x, y) -> Tensor:
     """Pick ``x`` where ``condition`` holds, else ``y``; gradients flow to the picked side."""
     condition = xp.asarray(_raw(condition), dtype=bool)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
-    return ops.Where.apply(_operand(x, like), _operand(y, like), condition=condition)
+    return ops.Where.apply(as_operand(x, like), as_operand(y, like), condition=condition)
 
 
 def _unary(op_name: str):

@@ -78,7 +78,13 @@ class CallbackList:
 
     @property
     def has_batch_hooks(self) -> bool:
+        """Whether any callback watches batches (else the loop skips the per-batch calls)."""
         return bool(self._batch_begin or self._batch_end or self._before_update)
+
+    @property
+    def guards_updates(self) -> bool:
+        """Whether any callback may cancel an update in ``on_before_update``."""
+        return bool(self._before_update)
 
     def on_train_begin(self, logs=None):
         for callback in self.callbacks:

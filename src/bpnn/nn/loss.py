@@ -76,7 +76,14 @@ def get(loss) -> Module:
                      f"bpnn.nn.CrossEntropyLoss() or one of: {', '.join(sorted(_LOSS_NAMES))}")
 
 
-class _Loss(Module):
+class Loss(Module):
+    """Base of the loss modules: holds ``reduction`` ("mean", "sum" or "none").
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default "mean"
+    """
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         L._check_reduction(reduction)
@@ -91,7 +98,7 @@ class _Loss(Module):
 
 @register_layer
 @register_loss("mse", "mean_squared_error")
-class MSELoss(_Loss):
+class MSELoss(Loss):
     """Mean squared error. See :func:`bpnn.nn.functional.mse_loss`."""
 
     def forward(self, input, target):
@@ -100,7 +107,7 @@ class MSELoss(_Loss):
 
 @register_layer
 @register_loss("mae", "l1", "mean_absolute_error")
-class L1Loss(_Loss):
+class L1Loss(Loss):
     """Mean absolute error. See :func:`bpnn.nn.functional.l1_loss`."""
 
     def forward(self, input, target):
@@ -109,7 +116,7 @@ class L1Loss(_Loss):
 
 @register_layer
 @register_loss("huber")
-class HuberLoss(_Loss):
+class HuberLoss(Loss):
     """Huber loss with threshold ``delta``. See :func:`bpnn.nn.functional.huber_loss`."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
@@ -126,7 +133,7 @@ class HuberLoss(_Loss):
 @register_layer
 @register_loss("cross_entropy", "categorical_crossentropy",
                "sparse_categorical_crossentropy")
-class CrossEntropyLoss(_Loss):
+class CrossEntropyLoss(Loss):
     """Cross-entropy from logits. See :func:`bpnn.nn.functional.cross_entropy`.
 
     Parameters
@@ -153,7 +160,7 @@ class CrossEntropyLoss(_Loss):
 
 @register_layer
 @register_loss("nll")
-class NLLLoss(_Loss):
+class NLLLoss(Loss):
     """Negative log-likelihood of log-probabilities. See :func:`bpnn.nn.functional.nll_loss`."""
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
@@ -170,7 +177,7 @@ class NLLLoss(_Loss):
 
 @register_layer
 @register_loss("bce", "binary_crossentropy")
-class BCELoss(_Loss):
+class BCELoss(Loss):
     """Binary cross-entropy of probabilities.
 
     See :func:`bpnn.nn.functional.binary_cross_entropy`.
@@ -189,7 +196,7 @@ class BCELoss(_Loss):
 
 @register_layer
 @register_loss("bce_with_logits")
-class BCEWithLogitsLoss(_Loss):
+class BCEWithLogitsLoss(Loss):
     """Sigmoid + binary cross-entropy, stable. See
     :func:`bpnn.nn.functional.binary_cross_entropy_with_logits`."""
 

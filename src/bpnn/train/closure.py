@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bpnn import nn
-from bpnn.autograd.tensor import Tensor, _wrap
+from bpnn.autograd.tensor import Tensor, wrap_array
 from bpnn.backend import xp
 
 
@@ -58,5 +58,5 @@ class Closure:
         if self.sample_weight is not None:
             per_element = output.data[0].size
             scale = xp.repeat(xp.sqrt(self.sample_weight.data), per_element)
-            residual = residual * _wrap(scale.astype(output.dtype))
+            residual = residual * wrap_array(scale.astype(output.dtype))
         return residual

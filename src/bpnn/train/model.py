@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 
 from bpnn import backend, io, nn, optim
-from bpnn.autograd.tensor import Tensor, _wrap, no_grad
+from bpnn.autograd.tensor import Tensor, no_grad, wrap_array
 from bpnn.backend import xp
 from bpnn.callbacks.callback import CallbackList
 from bpnn.callbacks.history import History
@@ -379,7 +379,7 @@ class Model:
 
     def _closure_step(self, x, y, sample_weight=None) -> float:
         closure = Closure(self, x, y, sample_weight)
-        guarded = bool(self._callbacks._before_update)
+        guarded = self._callbacks.guards_updates
         snapshot = self.get_weights() if guarded else None
         loss = self.optimizer.step(closure)
         value = float(loss.data if isinstance(loss, Tensor) else loss)
@@ -451,7 +451,7 @@ class Model:
                                    else batch_size)
         x, _ = validation.check_x(self, x)
         with self.network.evaluating(), no_grad():
-            outputs = [self.network(_wrap(x[start:start + batch_size])).data
+            outputs = [self.network(wrap_array(x[start:start + batch_size])).data
                        for start in range(0, len(x), batch_size)]
         return xp.concatenate(outputs)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 
 from bpnn import nn
-from bpnn.autograd.tensor import Tensor, _wrap, no_grad
+from bpnn.autograd.tensor import Tensor, no_grad, wrap_array
 from bpnn.backend import xp
 from bpnn.preprocessing import stratified_holdout
 
@@ -47,7 +47,7 @@ def dry_run(model, x_sample, name: str):
     """
     try:
         with model.network.evaluating(), no_grad():
-            return model.network(_wrap(x_sample)).data
+            return model.network(wrap_array(x_sample)).data
     except ValueError as error:
         raise ValueError(f"{name} does not fit the network (samples shaped "
                          f"{tuple(x_sample.shape[1:])}): {error}") from None
