@@ -17,6 +17,7 @@ import sys
 import warnings
 
 import bpnn
+from bpnn.cli import commands, explain, info
 from bpnn.cli.errors import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -109,8 +110,6 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``bpnn`` argument parser with its subcommands."""
-    from bpnn.cli import commands
-
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the full traceback on errors")
@@ -178,14 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _explain(args) -> int:
-    from bpnn.cli import explain
-
     return explain.run(args)
 
 
 def _info(args) -> int:
-    from bpnn.cli import info
-
     return info.run(args)
 
 
