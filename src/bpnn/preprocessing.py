@@ -216,6 +216,7 @@ class LabelEncoder:
         return self
 
     def fit_transform(self, labels):
+        """``fit(y)`` then ``transform(y)``."""
         return self.fit(labels).transform(labels)
 
     def _check_fitted(self):

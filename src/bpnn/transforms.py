@@ -54,12 +54,14 @@ class Transform:
         return self.apply(batch)
 
     def apply(self, batch):  # pragma: no cover - interface
+        """Transform a batch array ``(N, C, H, W)``; returns the new batch."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
     def extra_repr(self) -> str:
+        """The arguments shown in ``repr``."""
         return ""
 
 

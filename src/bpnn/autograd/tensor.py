@@ -7,63 +7,45 @@ links the output to its inputs only when a gradient is wanted, so inference pays
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import numbers
 
 from bpnn import backend
 from bpnn.autograd.engine import run_backward
+from bpnn.autograd.grad_mode import (  # noqa: F401 - re-exported
+    _grad_state,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+)
 from bpnn.backend import xp
-
-_grad_state = {"enabled": True}
-
-
-def is_grad_enabled() -> bool:
-    """Return whether operations currently record the graph for backpropagation."""
-    return _grad_state["enabled"]
-
-
-class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-
-    def __enter__(self):
-        self.previous = _grad_state["enabled"]
-        _grad_state["enabled"] = self.enabled
-        return self
-
-    def __exit__(self, *exc):
-        _grad_state["enabled"] = self.previous
-        return False
-
-
-def no_grad() -> _GradMode:
-    """Context manager (and decorator) that stops recording the graph.
-
-    Example
-    -------
-    >>> import bpnn
-    >>> w = bpnn.ones(2, requires_grad=True)
-    >>> with bpnn.no_grad():
-    ...     y = w * 2
-    >>> y.requires_grad
-    False
-    """
-    return _GradMode(False)
-
-
-def enable_grad() -> _GradMode:
-    """Context manager (and decorator) that records the graph even inside ``no_grad``."""
-    return _GradMode(True)
 
 
 class Function:
-    """Base class of differentiable operations.
+    """Base class of differentiable operations: the way to add an op to bpnn.
 
-    Subclasses implement ``forward(*arrays, **params) -> array`` and
+    Subclasses implement ``forward(*arrays, **params) -> array`` and, right beneath it,
     ``backward(grad_output) -> tuple`` (one gradient or ``None`` per input, shaped like the
     input).  Whatever backward needs is stored on ``self`` during forward; backward may read
-    ``self.needs_input_grad`` (one bool per input) to skip gradients nobody wants.
+    ``self.needs_input_grad`` (one bool per input) to skip gradients nobody wants.  Call the
+    op with :meth:`apply`, never by instantiating it.
+
+    Example
+    -------
+    A new op, ``softplus(x) = log(1 + exp(x))``, whose derivative is the logistic function,
+    checked against finite differences with :func:`bpnn.gradcheck` (float64):
+
+    >>> import numpy as np, bpnn
+    >>> class Softplus(bpnn.Function):
+    ...     def forward(self, x):
+    ...         self.x = x
+    ...         return np.logaddexp(0, x)
+    ...     def backward(self, grad):
+    ...         return (grad / (1 + np.exp(-self.x)),)
+    >>> x = bpnn.tensor([-2.0, 0.0, 3.0], dtype="float64", requires_grad=True)
+    >>> Softplus.apply(x)
+    tensor([0.12692801, 0.69314718, 3.04858735], dtype=float64, requires_grad=True)
+    >>> bpnn.gradcheck(Softplus.apply, [x])
+    True
     """
 
     freed = False
@@ -71,6 +53,21 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
+        """Run the op on ``inputs``; record it in the graph if any input needs a gradient.
+
+        Parameters
+        ----------
+        *inputs : Tensor
+            The differentiable operands; ``forward`` receives their arrays.
+        **params
+            Non-differentiable options (axes, shapes...), passed to ``forward`` as they are.
+
+        Returns
+        -------
+        Tensor
+            The output; linked to ``inputs`` only when a gradient is wanted (and grad mode
+            is on), so inference builds no graph.
+        """
         fn = cls()
         out = fn.forward(*[t.data for t in inputs], **params)
         if _grad_state["enabled"]:
@@ -87,9 +84,11 @@ class Function:
         return wrap_array(out)
 
     def forward(self, *arrays, **params):  # pragma: no cover - interface
+        """Compute the output array from the input arrays; save what backward needs."""
         raise NotImplementedError
 
     def backward(self, grad_output):  # pragma: no cover - interface
+        """Gradients with respect to each input (a tuple, ``None`` where not needed)."""
         raise NotImplementedError
 
 
@@ -160,22 +159,27 @@ class Tensor:
     # ------------------------------------------------------------------ properties
     @property
     def shape(self) -> tuple:
+        """The array's shape."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions."""
         return self.data.ndim
 
     @property
     def dtype(self):
+        """The array's dtype."""
         return self.data.dtype
 
     @property
     def is_leaf(self) -> bool:
+        """True for tensors made by the user, not by an op (their ``.grad`` is kept)."""
         return self._ctx is None
 
     @property
     def T(self) -> Tensor:
+        """The transpose (axes reversed); differentiable."""
         return self.transpose()
 
     def numel(self) -> int:
@@ -187,6 +191,7 @@ class Tensor:
         return self.data.shape if dim is None else self.data.shape[dim]
 
     def dim(self) -> int:
+        """Number of dimensions (PyTorch's name)."""
         return self.data.ndim
 
     def __len__(self) -> int:
@@ -251,6 +256,7 @@ class Tensor:
         return wrap_array(self.data)
 
     def zero_grad(self) -> None:
+        """Drop the accumulated gradient (``.grad = None``)."""
         self.grad = None
 
     # ------------------------------------------------------------------ conversion
@@ -265,6 +271,7 @@ class Tensor:
         return self.data.item()
 
     def tolist(self):
+        """The values as nested Python lists."""
         return self.data.tolist()
 
     def to(self, dtype) -> Tensor:
@@ -277,9 +284,11 @@ class Tensor:
         return wrap_array(self.data.astype(dtype))
 
     def float(self) -> Tensor:
+        """A float32 copy (differentiable cast)."""
         return self.to(xp.float32)
 
     def double(self) -> Tensor:
+        """A float64 copy (differentiable cast)."""
         return self.to(xp.float64)
 
     def __array__(self, dtype=None, copy=None):
@@ -386,6 +395,7 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dimensions ``start_dim`` to ``end_dim`` into one; differentiable."""
         shape = self.data.shape
         end = end_dim % len(shape) if shape else 0
         new = shape[:start_dim] + (-1,) + shape[end + 1 :]
@@ -402,16 +412,19 @@ class Tensor:
         return ops.Permute.apply(self, axes=axes)
 
     def permute(self, *dims) -> Tensor:
+        """Reorder the axes; differentiable."""
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         return ops.Permute.apply(self, axes=tuple(dims))
 
     def unsqueeze(self, dim: int) -> Tensor:
+        """Insert an axis of length 1 at ``dim``."""
         shape = list(self.data.shape)
         shape.insert(dim if dim >= 0 else len(shape) + dim + 1, 1)
         return self.reshape(tuple(shape))
 
     def squeeze(self, dim: int | None = None) -> Tensor:
+        """Remove axes of length 1 (only ``dim`` if given)."""
         shape = self.data.shape
         if dim is None:
             new = tuple(s for s in shape if s != 1)
@@ -423,9 +436,11 @@ class Tensor:
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all by default); differentiable."""
         return ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all by default); differentiable."""
         return ops.Mean.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
@@ -437,22 +452,28 @@ class Tensor:
         return ops.Min.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def argmax(self, axis=None) -> Tensor:
+        """Indices of the maxima over ``axis`` (not differentiable)."""
         return wrap_array(self.data.argmax(axis=axis))
 
     def argmin(self, axis=None) -> Tensor:
+        """Indices of the minima over ``axis`` (not differentiable)."""
         return wrap_array(self.data.argmin(axis=axis))
 
     # ------------------------------------------------------------------ elementwise
     def exp(self) -> Tensor:
+        """Element-wise ``exp``; differentiable."""
         return ops.Exp.apply(self)
 
     def log(self) -> Tensor:
+        """Element-wise natural logarithm; differentiable."""
         return ops.Log.apply(self)
 
     def sqrt(self) -> Tensor:
+        """Element-wise square root; differentiable."""
         return ops.Sqrt.apply(self)
 
     def abs(self) -> Tensor:
+        """Element-wise absolute value; differentiable."""
         return ops.Abs.apply(self)
 
     def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -504,128 +525,5 @@ def as_operand(value, like: Tensor) -> Tensor:
         )
     return wrap_array(array)
 
-
-# ---------------------------------------------------------------------- factories
-def _shape_args(shape) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
-
-
-def _float_dtype(dtype):
-    return backend.get_default_dtype() if dtype is None else xp.dtype(dtype)
-
-
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Create a tensor from array-like data (see :class:`Tensor`).
-
-    Example
-    -------
-    >>> import bpnn
-    >>> bpnn.tensor([[1, 2], [3, 4]]).dtype
-    dtype('int64')
-    """
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
-
-
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Tensor of zeros with the default float dtype unless ``dtype`` is given."""
-    data = xp.zeros(_shape_args(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Tensor of ones with the default float dtype unless ``dtype`` is given."""
-    data = xp.ones(_shape_args(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Tensor filled with ``fill_value``."""
-    data = xp.full(_shape_args((shape,)), fill_value, dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def zeros_like(other: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(xp.zeros_like(_raw(other)), requires_grad=requires_grad)
-
-
-def ones_like(other: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(xp.ones_like(_raw(other)), requires_grad=requires_grad)
-
-
-def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator (see :func:`bpnn.manual_seed`)."""
-    data = backend.get_rng().standard_normal(_shape_args(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples on [0, 1) from the global generator."""
-    data = backend.get_rng().random(_shape_args(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in ``[start, end)``; integers unless a bound or ``dtype`` is float."""
-    if end is None:
-        start, end = 0, start
-    data = xp.arange(start, end, step)
-    if dtype is not None:
-        data = data.astype(dtype)
-    elif data.dtype.kind == "f":
-        data = data.astype(backend.get_default_dtype())
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def _tensors(values, name: str) -> list:
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name}() needs at least one tensor")
-    first = next((v for v in values if isinstance(v, Tensor)), None)
-    return [v if isinstance(v, Tensor) else as_operand(v, first or Tensor(v)) for v in values]
-
-
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (``torch.cat``)."""
-    return ops.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
-
-
-cat = concatenate
-
-
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
-    return ops.Stack.apply(*_tensors(tensors, "stack"), axis=axis)
-
-
-def where(condition, x, y) -> Tensor:
-    """Pick ``x`` where ``condition`` holds, else ``y``; gradients flow to the picked side."""
-    condition = xp.asarray(_raw(condition), dtype=bool)
-    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
-    return ops.Where.apply(as_operand(x, like), as_operand(y, like), condition=condition)
-
-
-def _unary(op_name: str):
-    def method(x):
-        return getattr(Tensor, op_name)(x if isinstance(x, Tensor) else Tensor(x))
-
-    method.__name__ = op_name
-    method.__doc__ = f"Elementwise ``{op_name}`` of a tensor (differentiable)."
-    return method
-
-
-exp = _unary("exp")
-log = _unary("log")
-sqrt = _unary("sqrt")
-abs = _unary("abs")  # noqa: A001 - mirrors torch.abs
-
-
-@functools.wraps(Tensor.clip)
-def clip(x, min=None, max=None):  # noqa: A002
-    return x.clip(min, max)
-
-
-clamp = clip
 
 from bpnn.autograd import ops  # noqa: E402  (ops subclasses Function, defined above)

@@ -343,10 +343,12 @@ class TabularPreprocessor:
 
     @property
     def n_features(self) -> int:
+        """Number of columns of the feature matrix."""
         return len(self.feature_names)
 
     @property
     def input_columns(self) -> list:
+        """The table's columns the model reads."""
         return [column["name"] for column in self.columns_]
 
     def check_columns(self, frame, path: str = "the data") -> None:

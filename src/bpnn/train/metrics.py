@@ -109,12 +109,15 @@ class Metric:
         self.reset()
 
     def reset(self) -> None:  # pragma: no cover - interface
+        """Forget the accumulated state (at the start of each epoch)."""
         raise NotImplementedError
 
     def update(self, y_true, y_pred) -> None:  # pragma: no cover - interface
+        """Accumulate a batch: ``y_true`` as given to ``fit``, ``y_pred`` the network's output."""
         raise NotImplementedError
 
     def result(self) -> float:  # pragma: no cover - interface
+        """The metric over everything accumulated since :meth:`reset`."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -281,6 +284,8 @@ class _RegressionMetric(Metric):
 
 @register_metric("mae", "mean_absolute_error")
 class MeanAbsoluteError(_RegressionMetric):
+    """Mean of ``|y_true - y_pred|`` over every output of every sample."""
+
     name = "mae"
 
     def result(self):
@@ -289,6 +294,8 @@ class MeanAbsoluteError(_RegressionMetric):
 
 @register_metric("mse", "mean_squared_error")
 class MeanSquaredError(_RegressionMetric):
+    """Mean of ``(y_true - y_pred)**2`` over every output of every sample."""
+
     name = "mse"
 
     def result(self):

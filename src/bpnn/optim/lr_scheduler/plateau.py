@@ -115,6 +115,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     @property
     def in_cooldown(self) -> bool:
+        """Whether bad epochs are being ignored after a reduction."""
         return self.cooldown_counter > 0
 
     def is_better(self, current: float, best: float) -> bool:
