@@ -5,7 +5,7 @@ from __future__ import annotations
 from bpnn.backend import xp
 from bpnn.functional import loss as L
 from bpnn.nn.module import Module
-from bpnn.nn.registry import register_layer
+from bpnn.nn.registry import NameRegistry, register_layer
 
 
 def _listed(values):
@@ -15,7 +15,8 @@ def _listed(values):
     return xp.asarray(getattr(values, "data", values), dtype=float).tolist()
 
 
-_LOSS_NAMES: dict = {}
+LOSSES = NameRegistry("unknown loss {name!r}; pass a loss module such as "
+                      "bpnn.nn.CrossEntropyLoss() or one of: {names}")
 
 
 def register_loss(*names: str):
@@ -35,13 +36,7 @@ def register_loss(*names: str):
     >>> type(nn.loss.get("my_mse")).__name__
     'MyMSE'
     """
-
-    def decorate(cls):
-        for name in names:
-            _LOSS_NAMES[name] = cls
-        return cls
-
-    return decorate
+    return LOSSES.register(*names)
 
 
 def get(loss) -> Module:
@@ -70,10 +65,7 @@ def get(loss) -> Module:
     """
     if isinstance(loss, Module):
         return loss
-    if isinstance(loss, str) and loss.lower() in _LOSS_NAMES:
-        return _LOSS_NAMES[loss.lower()]()
-    raise ValueError(f"unknown loss {loss!r}; pass a loss module such as "
-                     f"bpnn.nn.CrossEntropyLoss() or one of: {', '.join(sorted(_LOSS_NAMES))}")
+    return LOSSES.get_class(loss)()
 
 
 class Loss(Module):

@@ -9,8 +9,10 @@ per-batch values.
 from __future__ import annotations
 
 from bpnn.backend import xp
+from bpnn.nn.registry import NameRegistry
 
-_METRICS: dict = {}
+METRICS = NameRegistry("unknown metric {name!r}; known metrics: {names} "
+                       "(or pass a bpnn.metrics.Metric)")
 
 
 def register_metric(*names: str):
@@ -36,21 +38,12 @@ def register_metric(*names: str):
     >>> bpnn.metrics.get("max_error")
     MaxError()
     """
-
-    def decorate(cls):
-        for name in names:
-            _METRICS[name] = cls
-        return cls
-
-    return decorate
+    return METRICS.register(*names)
 
 
 def get_metric_class(name: str) -> type:
     """The metric class registered as ``name``; ``ValueError`` listing the known names."""
-    if isinstance(name, str) and name.lower() in _METRICS:
-        return _METRICS[name.lower()]
-    raise ValueError(f"unknown metric {name!r}; known metrics: "
-                     f"{', '.join(sorted(set(_METRICS)))} (or pass a bpnn.metrics.Metric)")
+    return METRICS.get_class(name)
 
 
 def confusion_matrix(true, predicted, num_classes: int):
