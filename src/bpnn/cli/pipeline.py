@@ -180,6 +180,33 @@ def held_out_metrics(model, preprocessor, parts: dict, classification: bool):
                                                    preprocessor.decode_target(scores))
 
 
+def describe_run(args, data: str, data_name, next_step: str, frame, rows, run) -> dict:
+    """The facts the report and the manifest show about a finished training run."""
+    preprocessor, network = run.preprocessor, run.model.network
+    n_numeric = sum(c["kind"] == "numeric" for c in preprocessor.columns_)
+    return {
+        "data": os.path.abspath(data), "data_name": data_name or os.path.basename(data),
+        "rows": len(frame), "columns": frame.shape[1], "target": args.target,
+        "task": run.task, "task_reason": run.task_reason, "seed": args.seed,
+        "split": {"train": len(rows[0]), "validation": len(rows[1]), "test": len(rows[2])},
+        "numeric": n_numeric, "categorical": len(preprocessor.columns_) - n_numeric,
+        "n_features": preprocessor.n_features,
+        "notes": [f"dropped identifier column {name!r}" for name in run.ids]
+        + preprocessor.notes_,
+        "architecture": describe_network(network),
+        "parameters": network.count_parameters(),
+        "loss": type(run.model.loss).__name__,
+        "optimizer": f"{args.optimizer} (lr {args.lr:g}, weight decay "
+                     f"{args.weight_decay:g}), batch size {args.batch_size}",
+        "epochs": args.epochs, "epochs_run": len(run.history["loss"]),
+        "stopping": (f"early stopping, patience {args.early_stopping}, best epoch "
+                     f"{run.best_epoch} restored" if run.best_epoch else "no early stopping")
+        + (", stopped early" if run.stopped else ""),
+        "train_seconds": run.seconds, "evaluated_on": run.evaluated_on, "metrics": run.results,
+        "next_step": next_step,
+    }
+
+
 def train_model(args, data: str, out: str, data_name: str | None = None,
                 next_step: str | None = None) -> dict:
     """Everything ``bpnn train`` does; returns the facts the report shows."""
@@ -206,7 +233,8 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
         parts = dict(zip(("training rows", "validation split", "test split"), map(part, rows),
                          strict=True))
         run = SimpleNamespace(preprocessor=preprocessor, classification=classification,
-                              metric="accuracy" if classification else "r2")
+                              metric="accuracy" if classification else "r2", task=task,
+                              task_reason=task_reason, ids=ids)
         network = build_network(preprocessor.n_features,
                                 len(preprocessor.classes_) if classification else 1,
                                 args.hidden, args.activation, args.dropout)
@@ -219,37 +247,14 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
               f"{preprocessor.n_features} inputs; {describe_network(network)}",
               file=sys.stderr, flush=True)
         started = time.perf_counter()
-        run.history, run.best_epoch, stopped = fit_model(
+        run.history, run.best_epoch, run.stopped = fit_model(
             run.model, parts["training rows"], parts["validation split"], epochs=args.epochs,
             batch_size=args.batch_size, patience=args.early_stopping, verbose=not args.quiet)
         run.seconds = time.perf_counter() - started
-        evaluated_on, run.results = held_out_metrics(run.model, preprocessor, parts,
-                                                     classification)
-        n_numeric = sum(c["kind"] == "numeric" for c in preprocessor.columns_)
-        facts = {
-            "data": os.path.abspath(data), "data_name": data_name or os.path.basename(data),
-            "rows": len(frame), "columns": frame.shape[1], "target": args.target,
-            "task": task, "task_reason": task_reason, "seed": args.seed,
-            "split": {"train": len(rows[0]), "validation": len(rows[1]),
-                      "test": len(rows[2])},
-            "numeric": n_numeric, "categorical": len(preprocessor.columns_) - n_numeric,
-            "n_features": preprocessor.n_features,
-            "notes": [f"dropped identifier column {name!r}" for name in ids]
-            + preprocessor.notes_,
-            "architecture": describe_network(network),
-            "parameters": network.count_parameters(),
-            "loss": type(loss_fn).__name__,
-            "optimizer": f"{args.optimizer} (lr {args.lr:g}, weight decay "
-                         f"{args.weight_decay:g}), batch size {args.batch_size}",
-            "epochs": args.epochs, "epochs_run": len(run.history["loss"]),
-            "stopping": (f"early stopping, patience {args.early_stopping}, best epoch "
-                         f"{run.best_epoch} restored" if run.best_epoch
-                         else "no early stopping") + (", stopped early" if stopped else ""),
-            "train_seconds": run.seconds, "evaluated_on": evaluated_on,
-            "metrics": run.results,
-            "next_step": next_step or f"Predict with `bpnn predict {out} DATA.csv "
-                                      "-o predictions.csv`.",
-        }
+        run.evaluated_on, run.results = held_out_metrics(run.model, preprocessor, parts,
+                                                         classification)
+        facts = describe_run(args, data, data_name, next_step or f"Predict with `bpnn predict "
+                             f"{out} DATA.csv -o predictions.csv`.", frame, rows, run)
         write_model_folder(folder, args, run, facts)
         folder.commit()
     except BaseException:
