@@ -6,7 +6,7 @@ gradient through the one ``unbroadcast`` helper.
 
 from __future__ import annotations
 
-from bpnn.autograd.tensor import Function
+from bpnn.autograd.function import Function
 from bpnn.backend import xp
 
 

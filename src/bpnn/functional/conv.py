@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numbers
 
-from bpnn.autograd.tensor import Function, Tensor
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
 from bpnn.backend import xp
 
 #: Largest column matrix (bytes) of a whole batch kept for the backward pass; above it each

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bpnn import backend
-from bpnn.autograd.tensor import Function, Tensor
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
 
 
 class _MaskMultiply(Function):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bpnn.autograd.tensor import Function, Tensor, as_operand
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor, as_operand
 from bpnn.backend import xp
 from bpnn.functional.activation import log_softmax_array, stable_sigmoid
 

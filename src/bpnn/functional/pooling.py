@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 import numbers
 
-from bpnn.autograd.tensor import Function, Tensor
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
 from bpnn.backend import xp
 from bpnn.functional import conv as _conv
 from bpnn.functional.conv import (
