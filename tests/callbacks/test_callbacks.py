@@ -292,3 +292,22 @@ def test_two_callbacks_of_one_class_keep_their_own_state_on_resume(blobs):
     _fit(model, blobs, [Scripted("score", loss_scores), Scripted("other", other_scores), first,
                         second], epochs=4, initial_epoch=3)
     assert (first.best, first.wait) == (1.0, 2) and (second.best, second.wait) == (3.0, 1)
+
+
+def test_reduce_lr_on_plateau_cooldown_is_keras_one_more_than_torchs(blobs, torch):
+    # Keras counts the last cooldown epoch, torch does not: cooldown=2 here is torch's 1.
+    scores = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    model = make_model(optimizer="sgd", lr=0.1)
+    plateau = ReduceLROnPlateau(monitor="score", factor=0.5, patience=2, min_delta=0.01,
+                                cooldown=2)
+    history = _fit(model, blobs, [Scripted("score", scores), plateau], epochs=len(scores))
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=0.5, patience=1, threshold=0.01, threshold_mode="abs", cooldown=1)
+    expected = []
+    for score in scores:
+        expected.append(opt.param_groups[0]["lr"])
+        sched.step(score)
+    np.testing.assert_allclose(history.history["lr"], expected, rtol=1e-12)
+    # Keras' rule by hand: reductions after epochs 3 and 6 (0-based 2 and 5), then 0.5 is new
+    assert expected[:7] == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]

@@ -295,3 +295,30 @@ def test_architecture_round_trips_through_the_registry():
     assert rebuilt[0].weight_regularizer.l2 == 0.1
     with pytest.raises(KeyError, match="unknown layer 'Mystery'"):
         nn.module_from_config({"class": "Mystery", "config": {}})
+
+
+def test_evaluating_switches_to_eval_and_restores_the_mode_after_an_error():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    with pytest.raises(RuntimeError, match="inside"):
+        with net.evaluating():
+            assert not net.training and not net[1].training
+            raise RuntimeError("inside")
+    assert net.training and net[1].training
+    net.eval()
+    with net.evaluating():
+        pass
+    assert not net.training
+
+
+@pytest.mark.parametrize("name,cls", [("mse", "MSELoss"), ("MAE", "L1Loss"),
+                                      ("sparse_categorical_crossentropy", "CrossEntropyLoss"),
+                                      ("bce_with_logits", "BCEWithLogitsLoss")])
+def test_loss_names(name, cls):
+    assert type(nn.loss.get(name)).__name__ == cls
+    loss = nn.HuberLoss(delta=0.5)
+    assert nn.loss.get(loss) is loss
+
+
+def test_unknown_loss_lists_the_names():
+    with pytest.raises(ValueError, match="unknown loss 'hinge'; .* one of: bce, bce_with_logits"):
+        nn.loss.get("hinge")
