@@ -30,34 +30,34 @@ MODULES = [
 ]
 
 
+def _compare_module(torch, ours, theirs, x, rng, tol):
+    """Output and input gradient of a stateless module against torch's on the same input."""
+    a, b = bpnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = ours(a), theirs(b)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
+    g = rng.standard_normal(out.shape).astype(x.dtype)
+    out.backward(g)
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=tol, atol=tol)
+    return out
+
+
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
 @pytest.mark.parametrize("name", sorted(nn.registered_activations()))
 def test_every_registered_activation_matches_torch_with_defaults(torch, rng, dtype, tol, name):
     """A new activation is checked here without a new row: torch.nn's class of the same name."""
     layer = nn.registered_activations()[name]()
     reference = getattr(torch.nn, type(layer).__name__)()
-    x = rng.standard_normal((4, 6)).astype(dtype) * 3
-    a, b = bpnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, ref = layer(a), reference(b)
+    out = _compare_module(torch, layer, reference, rng.standard_normal((4, 6)).astype(dtype) * 3,
+                          rng, tol)
     assert out.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
-    g = rng.standard_normal(out.shape).astype(dtype)
-    out.backward(g)
-    ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
 @pytest.mark.parametrize("name,ours,theirs", MODULES, ids=[m[0] for m in MODULES])
 def test_stateless_modules_match_torch(torch, rng, dtype, tol, name, ours, theirs):
-    x = rng.standard_normal((4, 6)).astype(dtype)
-    a, b = bpnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, ref = ours()(a), theirs(torch)(b)
-    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
-    g = rng.standard_normal(out.shape).astype(dtype)
-    out.backward(g)
-    ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=tol, atol=tol)
+    _compare_module(torch, ours(), theirs(torch), rng.standard_normal((4, 6)).astype(dtype), rng,
+                    tol)
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])

@@ -66,7 +66,7 @@ class Function:
                 if t.requires_grad:
                     fn.parents = inputs
                     fn.needs_input_grad = tuple(i.requires_grad for i in inputs)
-                    result = Tensor.__new__(Tensor)
+                    result = Tensor.__new__(Tensor)  # wrap_array inlined: the per-op hot path
                     result.data = out
                     result.grad = None
                     result.requires_grad = True
