@@ -9,22 +9,20 @@ Example
 >>> loss.backward()
 """
 
-__version__ = "0.1.0"
-
 from bpnn import (
-    callbacks,  # noqa: E402
-    data,  # noqa: E402
-    datasets,  # noqa: E402
-    distributed,  # noqa: E402
-    io,  # noqa: E402
-    nn,  # noqa: E402
-    optim,  # noqa: E402
-    plot,  # noqa: E402
-    preprocessing,  # noqa: E402
-    regularizers,  # noqa: E402
-    transforms,  # noqa: E402
+    callbacks,
+    data,
+    datasets,
+    distributed,
+    io,
+    nn,
+    optim,
+    plot,
+    preprocessing,
+    regularizers,
+    transforms,
 )
-from bpnn.autograd import (  # noqa: E402
+from bpnn.autograd import (
     Function,
     GradcheckError,
     Tensor,
@@ -52,15 +50,16 @@ from bpnn.autograd import (  # noqa: E402
     zeros,
     zeros_like,
 )
-from bpnn.backend import (  # noqa: E402
+from bpnn.backend import (
     get_default_dtype,
     get_rng_state,
     manual_seed,
     set_default_dtype,
     set_rng_state,
 )
-from bpnn.io import SerializationError, load, save  # noqa: E402
-from bpnn.train import Ensemble, Model, metrics, summary  # noqa: E402, F401
+from bpnn.io import SerializationError, load, save
+from bpnn.train import Ensemble, Model, metrics, summary  # noqa: F401
+from bpnn.version import __version__  # noqa: F401
 
 float32 = "float32"
 float64 = "float64"

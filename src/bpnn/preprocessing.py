@@ -27,6 +27,40 @@ def _as_2d_float(x, who: str):
     return x
 
 
+def mean_and_scale(x, axis: int = 0):
+    """Mean and population standard deviation for standardising, with constants kept finite.
+
+    Sums run in float64 (float32 sums drift on large data). A standard deviation below
+    ``10 * eps * max(1, |mean|)`` (``eps`` of ``x``'s float dtype; a constant column up to
+    rounding) or not finite becomes 1, so the column maps to 0 instead of NaN (as in
+    scikit-learn). The one rule for :class:`StandardScaler` and the CLI's tables.
+
+    Parameters
+    ----------
+    x : ndarray
+        Floating point values.
+    axis : int, default 0
+
+    Returns
+    -------
+    mean, scale : ndarray of float64
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from bpnn.preprocessing import mean_and_scale
+    >>> mean_and_scale(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    (array([2., 5.]), array([1., 1.]))
+    """
+    x = xp.asarray(x)
+    wide = x.astype(xp.float64)
+    mean = wide.mean(axis=axis)
+    scale = xp.sqrt(wide.var(axis=axis))
+    eps = xp.finfo(x.dtype if x.dtype.kind == "f" else xp.float64).eps
+    constant = (scale < 10 * eps * xp.maximum(1.0, xp.abs(mean))) | ~xp.isfinite(scale)
+    return mean, xp.where(constant, 1.0, scale)
+
+
 class _Scaler:
     """Shared checks: fitted or not, and the number of features."""
 
@@ -77,12 +111,10 @@ class StandardScaler(_Scaler):
         x = _as_2d_float(x, "StandardScaler.fit")
         if len(x) == 0:
             raise ValueError("StandardScaler.fit: got 0 samples")
-        wide = x.astype(xp.float64)  # accumulate in float64: float32 sums drift on large data
         self.n_features_in_ = x.shape[1]
-        self.mean_ = wide.mean(axis=0).astype(x.dtype)
-        self.var_ = wide.var(axis=0).astype(x.dtype)
-        scale = xp.sqrt(wide.var(axis=0))
-        scale[scale < 10 * xp.finfo(x.dtype).eps * xp.maximum(1.0, xp.abs(wide.mean(0)))] = 1.0
+        mean, scale = mean_and_scale(x)
+        self.mean_ = mean.astype(x.dtype)
+        self.var_ = x.astype(xp.float64).var(axis=0).astype(x.dtype)
         self.scale_ = scale.astype(x.dtype)
         return self
 
@@ -184,6 +216,7 @@ class LabelEncoder:
         return self
 
     def fit_transform(self, labels):
+        """``fit(y)`` then ``transform(y)``."""
         return self.fit(labels).transform(labels)
 
     def _check_fitted(self):

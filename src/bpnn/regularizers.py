@@ -31,6 +31,7 @@ class Regularizer:
         return total
 
     def get_config(self) -> dict:
+        """Constructor arguments (JSON-friendly), for saving."""
         return {"l1": self.l1, "l2": self.l2}
 
     def __repr__(self) -> str:

@@ -18,7 +18,7 @@ import numbers
 
 from bpnn import backend
 from bpnn.backend import xp
-from bpnn.functional.conv import _pair  # the one int-or-pair check, shared with the layers
+from bpnn.functional.conv import int_pair  # the one int-or-pair check, shared with the layers
 
 __all__ = [
     "Compose", "GaussianNoise", "Normalize", "RandomCrop", "RandomHorizontalFlip",
@@ -54,12 +54,14 @@ class Transform:
         return self.apply(batch)
 
     def apply(self, batch):  # pragma: no cover - interface
+        """Transform a batch array ``(N, C, H, W)``; returns the new batch."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
     def extra_repr(self) -> str:
+        """The arguments shown in ``repr``."""
         return ""
 
 
@@ -215,7 +217,7 @@ class RandomTranslate(Transform):
 
     def __init__(self, max_shift, fill: float = 0.0, seed: int | None = None):
         super().__init__(seed)
-        self.max_shift = _pair(max_shift, "RandomTranslate: max_shift", minimum=0)
+        self.max_shift = int_pair(max_shift, "RandomTranslate: max_shift", minimum=0)
         self.fill = fill
 
     def apply(self, batch):
@@ -259,8 +261,8 @@ class RandomCrop(Transform):
 
     def __init__(self, size, padding=0, fill: float = 0.0, seed: int | None = None):
         super().__init__(seed)
-        self.size = _pair(size, "RandomCrop: size")
-        self.padding = _pair(padding, "RandomCrop: padding", minimum=0)
+        self.size = int_pair(size, "RandomCrop: size")
+        self.padding = int_pair(padding, "RandomCrop: padding", minimum=0)
         self.fill = fill
 
     def apply(self, batch):

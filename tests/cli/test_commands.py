@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bpnn.cli import CLIError, commands, main, report
+from bpnn.cli import CLIError, commands, main, pipeline, report
 
 FAST = ["--epochs", "40", "--quiet", "--seed", "1"]
 FILES = ("model.bpnn", "preprocessing.json", "bpnn-model.json", "metrics.json", "history.csv",
@@ -128,7 +128,7 @@ def test_failed_run_leaves_no_half_written_folder(messy_classification_csv, tmp_
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(commands, "fit_model", interrupted)
+    monkeypatch.setattr(pipeline, "fit_model", interrupted)
     code = main(["train", str(messy_classification_csv), "--target", "price class",
                  "--out", str(out), *FAST])
     assert code == 130

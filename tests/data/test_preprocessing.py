@@ -120,3 +120,14 @@ def test_split_errors():
         train_test_split(np.zeros(10), stratify=np.zeros(10), shuffle=False)
     with pytest.raises(ValueError, match="test_size=1.5"):
         train_test_split(np.zeros(10), test_size=1.5)
+
+
+def test_mean_and_scale_matches_sklearn_and_maps_constant_columns_to_one(rng):
+    from bpnn.preprocessing import mean_and_scale
+
+    x = np.column_stack([rng.normal(3.0, 2.0, 50), np.full(50, 7.0), np.full(50, 0.1) + 1e-17])
+    mean, scale = mean_and_scale(x)
+    reference = skp.StandardScaler().fit(x)
+    np.testing.assert_allclose(mean, reference.mean_, rtol=1e-12)
+    np.testing.assert_allclose(scale, reference.scale_, rtol=1e-12)
+    np.testing.assert_array_equal(scale[1:], [1.0, 1.0])

@@ -275,3 +275,16 @@ def test_resuming_with_last_epoch_matches_torch(torch, case):
         reference_optimizer.step()
         scheduler.step()
         reference.step()
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+@pytest.mark.parametrize("threshold_mode", ["rel", "abs"])
+def test_is_improvement_is_torchs_is_better(torch, mode, threshold_mode):
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), mode=mode,
+        threshold=0.01, threshold_mode=threshold_mode)
+    values = [-2.0, -1.0, -0.99, 0.0, 0.5, 0.995, 1.0, 1.005, 1.01, 1.02, 2.0]
+    for current in values:
+        for best in (-1.0, 1.0):
+            assert lr_scheduler.is_improvement(current, best, mode, 0.01, threshold_mode) \
+                == reference._is_better(current, best), (current, best)  # torch==2.13 pinned

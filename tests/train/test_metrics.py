@@ -80,3 +80,21 @@ def test_r2_of_constant_target_follows_sklearn():
 def test_unknown_metric_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown metric 'auc'.*accuracy"):
         metrics.get("auc")
+
+
+def test_confusion_matrix_and_per_class_scores_match_sklearn(classification):
+    y_true, scores = classification
+    predicted = scores.argmax(axis=1)
+    predicted[predicted == 3] = 2  # class 3 is never predicted: its precision is 0, not NaN
+    matrix = metrics.confusion_matrix(y_true, predicted, 4)
+    np.testing.assert_array_equal(matrix, sk.confusion_matrix(y_true, predicted, labels=range(4)))
+    precision, recall, f1 = metrics.precision_recall_f1(matrix)
+    expected = sk.precision_recall_fscore_support(y_true, predicted, labels=range(4),
+                                                  zero_division=0)
+    for ours, theirs in zip((precision, recall, f1), expected[:3], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_unknown_metric_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown metric 'auc'; known metrics: acc, accuracy"):
+        metrics.get("auc")

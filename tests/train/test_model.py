@@ -7,6 +7,7 @@ from train_support import make_classifier, make_model
 import bpnn
 from bpnn import nn
 from bpnn.callbacks import EarlyStopping
+from bpnn.train.validation import split_validation
 
 
 def _same_weights(a, b):
@@ -135,10 +136,10 @@ def test_stratified_validation_split_keeps_class_shares_and_spares_the_global_rn
     model.fit(x, y, epochs=0, validation_split=0.2, callbacks=[Spy()], verbose=0)
     assert seen["rng"] == before  # the split drew from its own generator
 
-    (_, y_train, _), (_, y_val, _) = model._split_validation((x, y, None), 0.2, "auto", 0)
+    (_, y_train, _), (_, y_val, _) = split_validation(model, (x, y, None), 0.2, "auto", 0)
     np.testing.assert_array_equal(np.bincount(y_val), [18, 2])
     np.testing.assert_array_equal(np.bincount(y_train), [72, 8])
-    (_, _, _), (_, y_tail, _) = model._split_validation((x, y, None), 0.2, "tail", 0)
+    (_, _, _), (_, y_tail, _) = split_validation(model, (x, y, None), 0.2, "tail", 0)
     np.testing.assert_array_equal(y_tail, y[80:])
 
 

@@ -1,22 +1,15 @@
 """Reverse-mode automatic differentiation: ``Tensor``, ``Function``, the engine, ``gradcheck``."""
 
-from bpnn.autograd.gradcheck import GradcheckError, gradcheck
-from bpnn.autograd.ops import unbroadcast
-from bpnn.autograd.tensor import (
-    Function,
-    Tensor,
+from bpnn.autograd.creation import (
     abs,
     arange,
     cat,
     clamp,
     clip,
     concatenate,
-    enable_grad,
     exp,
     full,
-    is_grad_enabled,
     log,
-    no_grad,
     ones,
     ones_like,
     rand,
@@ -28,6 +21,11 @@ from bpnn.autograd.tensor import (
     zeros,
     zeros_like,
 )
+from bpnn.autograd.function import Function
+from bpnn.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+from bpnn.autograd.gradcheck import GradcheckError, gradcheck
+from bpnn.autograd.ops import unbroadcast
+from bpnn.autograd.tensor import Tensor
 
 __all__ = [
     "Function", "GradcheckError", "Tensor", "abs", "arange", "cat", "clamp", "clip",

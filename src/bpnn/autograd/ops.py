@@ -6,7 +6,7 @@ gradient through the one ``unbroadcast`` helper.
 
 from __future__ import annotations
 
-from bpnn.autograd.tensor import Function
+from bpnn.autograd.function import Function
 from bpnn.backend import xp
 
 
@@ -28,6 +28,8 @@ def _broadcast_error(name: str, a, b) -> ValueError:
 
 
 class Add(Function):
+    """``a + b`` with broadcasting; each gradient is summed back to its operand's shape."""
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         try:
@@ -40,6 +42,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """``a - b`` with broadcasting; ``b`` gets the negated gradient."""
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         try:
@@ -52,6 +56,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """``a * b`` with broadcasting; ``d/da = b``, ``d/db = a``."""
+
     def forward(self, a, b):
         self.a, self.b = a, b
         try:
@@ -65,6 +71,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """``a / b`` with broadcasting; ``d/da = 1 / b``, ``d/db = -a / b**2``."""
+
     def forward(self, a, b):
         self.a, self.b = a, b
         try:
@@ -79,6 +87,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    """``-a``; the gradient is negated."""
+
     def forward(self, a):
         return -a
 
@@ -87,6 +97,8 @@ class Neg(Function):
 
 
 class PowScalar(Function):
+    """``a ** n`` for a Python number ``n``; ``d/da = n * a**(n - 1)``."""
+
     def forward(self, a, exponent):
         self.a, self.exponent = a, exponent
         return a**exponent
@@ -99,6 +111,8 @@ class PowScalar(Function):
 
 
 class Pow(Function):
+    """``a ** b`` for two tensors; ``d/db = a**b * log(a)`` where ``a > 0`` (0 elsewhere)."""
+
     def forward(self, a, b):
         self.a, self.b = a, b
         self.out = a**b
@@ -113,6 +127,10 @@ class Pow(Function):
 
 
 class MatMul(Function):
+    """``a @ b`` with NumPy's rules for 1-D and batched operands; ``d/da = g @ b.T``, ``d/db = a.T @
+    g``.
+    """
+
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(
@@ -148,6 +166,8 @@ class MatMul(Function):
 
 
 class Exp(Function):
+    """``exp(a)``; the derivative is the output itself."""
+
     def forward(self, a):
         self.out = xp.exp(a)
         return self.out
@@ -157,6 +177,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """Natural logarithm; ``d/da = 1 / a``."""
+
     def forward(self, a):
         self.a = a
         return xp.log(a)
@@ -166,6 +188,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """Square root; ``d/da = 1 / (2 sqrt(a))``."""
+
     def forward(self, a):
         self.out = xp.sqrt(a)
         return self.out
@@ -175,6 +199,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    """``|a|``; the derivative is ``sign(a)`` (0 at 0, as PyTorch)."""
+
     def forward(self, a):
         self.a = a
         return xp.abs(a)
@@ -184,6 +210,8 @@ class Abs(Function):
 
 
 class Clip(Function):
+    """``a`` limited to ``[low, high]``; the gradient passes only where ``a`` was inside."""
+
     def forward(self, a, low, high):
         self.inside = xp.ones(a.shape, dtype=bool)
         if low is not None:
@@ -197,6 +225,8 @@ class Clip(Function):
 
 
 class Cast(Function):
+    """``a`` in another dtype; the gradient is cast back to ``a``'s dtype."""
+
     def forward(self, a, dtype):
         self.source = a.dtype
         return a.astype(dtype)
@@ -222,6 +252,8 @@ def _expand_reduced(grad, shape: tuple, axes: tuple, keepdims: bool):
 
 
 class Sum(Function):
+    """Sum over ``axis`` (all by default); the gradient is broadcast back."""
+
     def forward(self, a, axis, keepdims):
         self.shape, self.axes, self.keepdims = a.shape, _normalise_axis(axis, a.ndim), keepdims
         return a.sum(axis=axis, keepdims=keepdims)
@@ -232,6 +264,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """Mean over ``axis`` (all by default); the gradient is broadcast back over the count."""
+
     def forward(self, a, axis, keepdims):
         self.shape, self.axes, self.keepdims = a.shape, _normalise_axis(axis, a.ndim), keepdims
         count = 1
@@ -263,14 +297,20 @@ class _Extremum(Function):
 
 
 class Max(_Extremum):
+    """Largest value over ``axis``; the gradient goes to the maximum (shared among ties)."""
+
     reduce = staticmethod(xp.max)
 
 
 class Min(_Extremum):
+    """Smallest value over ``axis``; the gradient goes to the minimum (shared among ties)."""
+
     reduce = staticmethod(xp.min)
 
 
 class Reshape(Function):
+    """``a`` in another shape; the gradient is reshaped back."""
+
     def forward(self, a, shape):
         self.shape = a.shape
         try:
@@ -284,6 +324,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    """``a`` with its axes reordered; the gradient gets the inverse order."""
+
     def forward(self, a, axes):
         if len(axes) != a.ndim or sorted(ax % a.ndim for ax in axes) != list(range(a.ndim)):
             raise ValueError(
@@ -302,6 +344,8 @@ def _is_basic_index(index) -> bool:
 
 
 class GetItem(Function):
+    """``a[index]`` (basic or advanced indexing); the gradient is scattered back, repeats added."""
+
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
         return a[index]
@@ -316,6 +360,8 @@ class GetItem(Function):
 
 
 class Concatenate(Function):
+    """Join tensors along an existing ``axis``; each gets its slice of the gradient."""
+
     def forward(self, *arrays, axis):
         self.axis = axis
         self.splits = xp.cumsum([a.shape[axis] for a in arrays])[:-1]
@@ -331,6 +377,8 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    """Join tensors along a new ``axis``; each gets its slice of the gradient."""
+
     def forward(self, *arrays, axis):
         self.axis, self.count = axis, len(arrays)
         try:
@@ -344,6 +392,8 @@ class Stack(Function):
 
 
 class Where(Function):
+    """``x`` where ``condition`` holds, else ``y``; each gets the gradient where it was chosen."""
+
     def forward(self, x, y, condition):
         self.condition, self.shapes = condition, (x.shape, y.shape)
         return xp.where(condition, x, y)

@@ -1,99 +1,22 @@
-"""``Tensor``: an array that remembers the op that made it, and ``Function``: one such op.
-
-A ``Function`` subclass writes ``forward`` on raw arrays (saving what its backward needs as
-attributes) and ``backward`` right beneath it, returning one gradient per input.  ``apply``
-links the output to its inputs only when a gradient is wanted, so inference pays nothing.
-"""
+"""``Tensor``: an array that remembers the op that made it (see ``autograd.function``)."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import numbers
 
 from bpnn import backend
 from bpnn.autograd.engine import run_backward
+from bpnn.autograd.grad_mode import (  # noqa: F401 - re-exported
+    _grad_state,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+)
 from bpnn.backend import xp
 
-_grad_state = {"enabled": True}
 
-
-def is_grad_enabled() -> bool:
-    """Return whether operations currently record the graph for backpropagation."""
-    return _grad_state["enabled"]
-
-
-class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-
-    def __enter__(self):
-        self.previous = _grad_state["enabled"]
-        _grad_state["enabled"] = self.enabled
-        return self
-
-    def __exit__(self, *exc):
-        _grad_state["enabled"] = self.previous
-        return False
-
-
-def no_grad() -> _GradMode:
-    """Context manager (and decorator) that stops recording the graph.
-
-    Example
-    -------
-    >>> import bpnn
-    >>> w = bpnn.ones(2, requires_grad=True)
-    >>> with bpnn.no_grad():
-    ...     y = w * 2
-    >>> y.requires_grad
-    False
-    """
-    return _GradMode(False)
-
-
-def enable_grad() -> _GradMode:
-    """Context manager (and decorator) that records the graph even inside ``no_grad``."""
-    return _GradMode(True)
-
-
-class Function:
-    """Base class of differentiable operations.
-
-    Subclasses implement ``forward(*arrays, **params) -> array`` and
-    ``backward(grad_output) -> tuple`` (one gradient or ``None`` per input, shaped like the
-    input).  Whatever backward needs is stored on ``self`` during forward; backward may read
-    ``self.needs_input_grad`` (one bool per input) to skip gradients nobody wants.
-    """
-
-    freed = False
-    retained = None  # set by Tensor.retain_grad(): the output whose .grad should be kept
-
-    @classmethod
-    def apply(cls, *inputs: Tensor, **params) -> Tensor:
-        fn = cls()
-        out = fn.forward(*[t.data for t in inputs], **params)
-        if _grad_state["enabled"]:
-            for t in inputs:
-                if t.requires_grad:
-                    fn.parents = inputs
-                    fn.needs_input_grad = tuple(i.requires_grad for i in inputs)
-                    result = Tensor.__new__(Tensor)
-                    result.data = out
-                    result.grad = None
-                    result.requires_grad = True
-                    result._ctx = fn
-                    return result
-        return _wrap(out)
-
-    def forward(self, *arrays, **params):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def backward(self, grad_output):  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-def _wrap(array) -> Tensor:
+def wrap_array(array) -> Tensor:
+    """A Tensor around ``array`` as it is: no copy, no cast, no gradient (the fast path)."""
     result = Tensor.__new__(Tensor)
     result.data = array
     result.grad = None
@@ -159,22 +82,27 @@ class Tensor:
     # ------------------------------------------------------------------ properties
     @property
     def shape(self) -> tuple:
+        """The array's shape."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions."""
         return self.data.ndim
 
     @property
     def dtype(self):
+        """The array's dtype."""
         return self.data.dtype
 
     @property
     def is_leaf(self) -> bool:
+        """True for tensors made by the user, not by an op (their ``.grad`` is kept)."""
         return self._ctx is None
 
     @property
     def T(self) -> Tensor:
+        """The transpose (axes reversed); differentiable."""
         return self.transpose()
 
     def numel(self) -> int:
@@ -186,6 +114,7 @@ class Tensor:
         return self.data.shape if dim is None else self.data.shape[dim]
 
     def dim(self) -> int:
+        """Number of dimensions (PyTorch's name)."""
         return self.data.ndim
 
     def __len__(self) -> int:
@@ -247,9 +176,10 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """Return a tensor sharing the data but cut off from the graph."""
-        return _wrap(self.data)
+        return wrap_array(self.data)
 
     def zero_grad(self) -> None:
+        """Drop the accumulated gradient (``.grad = None``)."""
         self.grad = None
 
     # ------------------------------------------------------------------ conversion
@@ -264,6 +194,7 @@ class Tensor:
         return self.data.item()
 
     def tolist(self):
+        """The values as nested Python lists."""
         return self.data.tolist()
 
     def to(self, dtype) -> Tensor:
@@ -273,12 +204,14 @@ class Tensor:
             return self
         if dtype.kind == "f" and self.requires_grad:
             return ops.Cast.apply(self, dtype=dtype)
-        return _wrap(self.data.astype(dtype))
+        return wrap_array(self.data.astype(dtype))
 
     def float(self) -> Tensor:
+        """A float32 copy (differentiable cast)."""
         return self.to(xp.float32)
 
     def double(self) -> Tensor:
+        """A float64 copy (differentiable cast)."""
         return self.to(xp.float64)
 
     def __array__(self, dtype=None, copy=None):
@@ -299,42 +232,42 @@ class Tensor:
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
-        return ops.Add.apply(self, _operand(other, self))
+        return ops.Add.apply(self, as_operand(other, self))
 
     def __radd__(self, other):
-        return ops.Add.apply(_operand(other, self), self)
+        return ops.Add.apply(as_operand(other, self), self)
 
     def __sub__(self, other):
-        return ops.Sub.apply(self, _operand(other, self))
+        return ops.Sub.apply(self, as_operand(other, self))
 
     def __rsub__(self, other):
-        return ops.Sub.apply(_operand(other, self), self)
+        return ops.Sub.apply(as_operand(other, self), self)
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, _operand(other, self))
+        return ops.Mul.apply(self, as_operand(other, self))
 
     def __rmul__(self, other):
-        return ops.Mul.apply(_operand(other, self), self)
+        return ops.Mul.apply(as_operand(other, self), self)
 
     def __truediv__(self, other):
-        return ops.Div.apply(self, _operand(other, self))
+        return ops.Div.apply(self, as_operand(other, self))
 
     def __rtruediv__(self, other):
-        return ops.Div.apply(_operand(other, self), self)
+        return ops.Div.apply(as_operand(other, self), self)
 
     def __matmul__(self, other):
-        return ops.MatMul.apply(self, _operand(other, self))
+        return ops.MatMul.apply(self, as_operand(other, self))
 
     def __rmatmul__(self, other):
-        return ops.MatMul.apply(_operand(other, self), self)
+        return ops.MatMul.apply(as_operand(other, self), self)
 
     def __pow__(self, exponent):
         if isinstance(exponent, numbers.Number):
             return ops.PowScalar.apply(self, exponent=exponent)
-        return ops.Pow.apply(self, _operand(exponent, self))
+        return ops.Pow.apply(self, as_operand(exponent, self))
 
     def __rpow__(self, base):
-        return ops.Pow.apply(_operand(base, self), self)
+        return ops.Pow.apply(as_operand(base, self), self)
 
     def __neg__(self):
         return ops.Neg.apply(self)
@@ -344,22 +277,22 @@ class Tensor:
 
     # comparisons give boolean tensors without gradient
     def __lt__(self, other):
-        return _wrap(self.data < _raw(other))
+        return wrap_array(self.data < _raw(other))
 
     def __le__(self, other):
-        return _wrap(self.data <= _raw(other))
+        return wrap_array(self.data <= _raw(other))
 
     def __gt__(self, other):
-        return _wrap(self.data > _raw(other))
+        return wrap_array(self.data > _raw(other))
 
     def __ge__(self, other):
-        return _wrap(self.data >= _raw(other))
+        return wrap_array(self.data >= _raw(other))
 
     def __eq__(self, other):
-        return _wrap(self.data == _raw(other))
+        return wrap_array(self.data == _raw(other))
 
     def __ne__(self, other):
-        return _wrap(self.data != _raw(other))
+        return wrap_array(self.data != _raw(other))
 
     def __bool__(self):
         return bool(self.data)
@@ -385,6 +318,7 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dimensions ``start_dim`` to ``end_dim`` into one; differentiable."""
         shape = self.data.shape
         end = end_dim % len(shape) if shape else 0
         new = shape[:start_dim] + (-1,) + shape[end + 1 :]
@@ -401,16 +335,19 @@ class Tensor:
         return ops.Permute.apply(self, axes=axes)
 
     def permute(self, *dims) -> Tensor:
+        """Reorder the axes; differentiable."""
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         return ops.Permute.apply(self, axes=tuple(dims))
 
     def unsqueeze(self, dim: int) -> Tensor:
+        """Insert an axis of length 1 at ``dim``."""
         shape = list(self.data.shape)
         shape.insert(dim if dim >= 0 else len(shape) + dim + 1, 1)
         return self.reshape(tuple(shape))
 
     def squeeze(self, dim: int | None = None) -> Tensor:
+        """Remove axes of length 1 (only ``dim`` if given)."""
         shape = self.data.shape
         if dim is None:
             new = tuple(s for s in shape if s != 1)
@@ -422,9 +359,11 @@ class Tensor:
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all by default); differentiable."""
         return ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all by default); differentiable."""
         return ops.Mean.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
@@ -436,22 +375,28 @@ class Tensor:
         return ops.Min.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def argmax(self, axis=None) -> Tensor:
-        return _wrap(self.data.argmax(axis=axis))
+        """Indices of the maxima over ``axis`` (not differentiable)."""
+        return wrap_array(self.data.argmax(axis=axis))
 
     def argmin(self, axis=None) -> Tensor:
-        return _wrap(self.data.argmin(axis=axis))
+        """Indices of the minima over ``axis`` (not differentiable)."""
+        return wrap_array(self.data.argmin(axis=axis))
 
     # ------------------------------------------------------------------ elementwise
     def exp(self) -> Tensor:
+        """Element-wise ``exp``; differentiable."""
         return ops.Exp.apply(self)
 
     def log(self) -> Tensor:
+        """Element-wise natural logarithm; differentiable."""
         return ops.Log.apply(self)
 
     def sqrt(self) -> Tensor:
+        """Element-wise square root; differentiable."""
         return ops.Sqrt.apply(self)
 
     def abs(self) -> Tensor:
+        """Element-wise absolute value; differentiable."""
         return ops.Abs.apply(self)
 
     def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -482,7 +427,7 @@ def _axis(axis):
     return axis
 
 
-def _operand(value, like: Tensor) -> Tensor:
+def as_operand(value, like: Tensor) -> Tensor:
     """Wrap the other operand of a binary op, refusing to upcast silently."""
     if isinstance(value, Tensor):
         theirs, ours = value.data.dtype, like.data.dtype
@@ -494,137 +439,23 @@ def _operand(value, like: Tensor) -> Tensor:
         return value
     if isinstance(value, numbers.Number):
         dtype = like.data.dtype if like.data.dtype.kind == "f" else None
-        return _wrap(xp.asarray(value, dtype=dtype))
+        return wrap_array(xp.asarray(value, dtype=dtype))
     array = xp.asarray(value)
     if array.dtype.kind == "f" and like.data.dtype.kind == "f" and array.dtype != like.data.dtype:
         raise TypeError(
             f"dtype mismatch: tensor is {like.data.dtype} but the array is {array.dtype}; cast "
             "one explicitly (bpnn never upcasts silently)"
         )
-    return _wrap(array)
+    return wrap_array(array)
 
 
-# ---------------------------------------------------------------------- factories
-def _shape_args(shape) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
+def __getattr__(name):
+    # ``from bpnn.autograd.tensor import Function`` still works; function.py imports this file.
+    if name == "Function":
+        from bpnn.autograd.function import Function
+
+        return Function
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _float_dtype(dtype):
-    return backend.get_default_dtype() if dtype is None else xp.dtype(dtype)
-
-
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Create a tensor from array-like data (see :class:`Tensor`).
-
-    Example
-    -------
-    >>> import bpnn
-    >>> bpnn.tensor([[1, 2], [3, 4]]).dtype
-    dtype('int64')
-    """
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
-
-
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Tensor of zeros with the default float dtype unless ``dtype`` is given."""
-    data = xp.zeros(_shape_args(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Tensor of ones with the default float dtype unless ``dtype`` is given."""
-    data = xp.ones(_shape_args(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Tensor filled with ``fill_value``."""
-    data = xp.full(_shape_args((shape,)), fill_value, dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def zeros_like(other: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(xp.zeros_like(_raw(other)), requires_grad=requires_grad)
-
-
-def ones_like(other: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(xp.ones_like(_raw(other)), requires_grad=requires_grad)
-
-
-def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator (see :func:`bpnn.manual_seed`)."""
-    data = backend.get_rng().standard_normal(_shape_args(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples on [0, 1) from the global generator."""
-    data = backend.get_rng().random(_shape_args(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in ``[start, end)``; integers unless a bound or ``dtype`` is float."""
-    if end is None:
-        start, end = 0, start
-    data = xp.arange(start, end, step)
-    if dtype is not None:
-        data = data.astype(dtype)
-    elif data.dtype.kind == "f":
-        data = data.astype(backend.get_default_dtype())
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def _tensors(values, name: str) -> list:
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name}() needs at least one tensor")
-    first = next((v for v in values if isinstance(v, Tensor)), None)
-    return [v if isinstance(v, Tensor) else _operand(v, first or Tensor(v)) for v in values]
-
-
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (``torch.cat``)."""
-    return ops.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
-
-
-cat = concatenate
-
-
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
-    return ops.Stack.apply(*_tensors(tensors, "stack"), axis=axis)
-
-
-def where(condition, x, y) -> Tensor:
-    """Pick ``x`` where ``condition`` holds, else ``y``; gradients flow to the picked side."""
-    condition = xp.asarray(_raw(condition), dtype=bool)
-    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
-    return ops.Where.apply(_operand(x, like), _operand(y, like), condition=condition)
-
-
-def _unary(op_name: str):
-    def method(x):
-        return getattr(Tensor, op_name)(x if isinstance(x, Tensor) else Tensor(x))
-
-    method.__name__ = op_name
-    method.__doc__ = f"Elementwise ``{op_name}`` of a tensor (differentiable)."
-    return method
-
-
-exp = _unary("exp")
-log = _unary("log")
-sqrt = _unary("sqrt")
-abs = _unary("abs")  # noqa: A001 - mirrors torch.abs
-
-
-@functools.wraps(Tensor.clip)
-def clip(x, min=None, max=None):  # noqa: A002
-    return x.clip(min, max)
-
-
-clamp = clip
-
-from bpnn.autograd import ops  # noqa: E402  (ops subclasses Function, defined above)
+from bpnn.autograd import ops  # noqa: E402  (ops needs Tensor, defined above)

@@ -27,27 +27,29 @@ class Callback:
     saves_model = False
 
     def set_model(self, model) -> None:
+        """Attach the :class:`bpnn.Model` being trained (``self.model``)."""
         self.model = model
 
     def on_train_begin(self, logs=None):
-        pass
+        """Called once when ``fit`` starts."""
 
     def on_train_end(self, logs=None):
-        pass
+        """Called once when ``fit`` ends."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        pass
+        """Called at the start of each epoch (0-based ``epoch``)."""
 
     def on_epoch_end(self, epoch, logs=None):
-        pass
+        """Called at the end of each epoch with its ``logs`` (loss, metrics, val_*, lr)."""
 
     def on_batch_begin(self, batch, logs=None):
-        pass
+        """Called before each training batch."""
 
     def on_batch_end(self, batch, logs=None):
-        pass
+        """Called after each training batch with ``{"loss", "size"}``."""
 
     def on_before_update(self, batch, logs=None):
+        """Called after backward, before the optimizer step; return False to cancel it."""
         return True
 
     def state_dict(self) -> dict:
@@ -78,33 +80,46 @@ class CallbackList:
 
     @property
     def has_batch_hooks(self) -> bool:
+        """Whether any callback watches batches (else the loop skips the per-batch calls)."""
         return bool(self._batch_begin or self._batch_end or self._before_update)
 
+    @property
+    def guards_updates(self) -> bool:
+        """Whether any callback may cancel an update in ``on_before_update``."""
+        return bool(self._before_update)
+
     def on_train_begin(self, logs=None):
+        """Call every callback's hook (see :class:`Callback`)."""
         for callback in self.callbacks:
             callback.on_train_begin(logs)
 
     def on_train_end(self, logs=None):
+        """Call every callback's hook (see :class:`Callback`)."""
         for callback in self.callbacks:
             callback.on_train_end(logs)
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Call every callback's hook (see :class:`Callback`)."""
         for callback in self.callbacks:
             callback.on_epoch_begin(epoch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        """Call every callback's hook (see :class:`Callback`)."""
         for callback in self._epoch_end:
             callback.on_epoch_end(epoch, logs)
 
     def on_batch_begin(self, batch, logs=None):
+        """Call every callback's hook (see :class:`Callback`)."""
         for callback in self._batch_begin:
             callback.on_batch_begin(batch, logs)
 
     def on_batch_end(self, batch, logs=None):
+        """Call every callback's hook (see :class:`Callback`)."""
         for callback in self._batch_end:
             callback.on_batch_end(batch, logs)
 
     def on_before_update(self, batch, logs=None) -> bool:
+        """Call every callback's hook (see :class:`Callback`)."""
         allowed = True
         for callback in self._before_update:
             allowed = callback.on_before_update(batch, logs) is not False and allowed

@@ -7,12 +7,12 @@ import inspect
 from bpnn.callbacks.callback import Callback
 
 
-def get_lr(optimizer) -> float:
+def first_group_lr(optimizer) -> float:
     """The learning rate of the optimizer's first parameter group."""
     return float(optimizer.param_groups[0]["lr"])
 
 
-def set_lr(optimizer, lr: float) -> None:
+def set_all_lrs(optimizer, lr: float) -> None:
     """Give every parameter group the learning rate ``lr``."""
     for group in optimizer.param_groups:
         group["lr"] = float(lr)
@@ -59,7 +59,7 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self.is_scheduler:
             return
-        lr = self.schedule(epoch, get_lr(self.model.optimizer))
+        lr = self.schedule(epoch, first_group_lr(self.model.optimizer))
         try:
             lr = float(lr)
         except (TypeError, ValueError):
@@ -67,7 +67,7 @@ class LearningRateScheduler(Callback):
                              f"{epoch}; it must return a number") from None
         if not lr >= 0:
             raise ValueError(f"LearningRateScheduler: schedule returned lr={lr} for epoch {epoch}")
-        set_lr(self.model.optimizer, lr)
+        set_all_lrs(self.model.optimizer, lr)
         if self.verbose:
             print(f"Epoch {epoch + 1}: learning rate set to {lr:.6g}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bpnn import io
 from bpnn.callbacks.monitor import MonitorCallback
 
 
@@ -60,8 +61,6 @@ class ModelCheckpoint(MonitorCallback):
         except KeyError as error:
             raise KeyError(f"ModelCheckpoint: filepath {self.filepath!r} uses {error}, which "
                            f"is not in the logs ({', '.join(sorted(logs))})") from None
-        from bpnn import io  # io sits above callbacks' helpers; import only when saving
-
         io.save(self.model.network if self.save_weights_only else self.model, path)
         self.last_saved = path
         if self.verbose:

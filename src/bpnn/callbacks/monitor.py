@@ -1,5 +1,8 @@
-"""The shared "did the monitored value improve?" logic of EarlyStopping, ModelCheckpoint and
-ReduceLROnPlateau."""
+"""``MonitorCallback``: the base of EarlyStopping, ModelCheckpoint and ReduceLROnPlateau.
+
+It applies the one "did the monitored value improve?" rule,
+:func:`bpnn.optim.lr_scheduler.is_improvement`, which the plateau scheduler uses too.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import math
 import warnings
 
 from bpnn.callbacks.callback import Callback
+from bpnn.optim.lr_scheduler import is_improvement
 
 # Names whose larger values are better; everything else (losses, errors) is minimised.
 _MAXIMISED = ("acc", "accuracy", "precision", "recall", "f1", "r2", "auc")
@@ -44,9 +48,7 @@ class MonitorCallback(Callback):
 
     def is_improvement(self, current: float, reference: float) -> bool:
         """Whether ``current`` beats ``reference`` by more than ``min_delta``."""
-        if self.mode == "min":
-            return current < reference - self.min_delta
-        return current > reference + self.min_delta
+        return is_improvement(current, reference, self.mode, self.min_delta)
 
     def monitored_value(self, logs):
         """The monitored value from ``logs`` (``None``, with a warning, when absent)."""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from bpnn.callbacks.monitor import MonitorCallback
+from bpnn.optim import lr_scheduler
 
 
 class ReduceLROnPlateau(MonitorCallback):
     """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement.
 
-    Keras' rules: the wait counter grows by one per epoch without improvement and the rate
-    drops when it reaches ``patience`` (PyTorch's ``ReduceLROnPlateau(patience=p - 1,
-    threshold_mode="abs", threshold=min_delta)`` gives the same rates); then ``cooldown``
-    epochs pass before counting again. Each parameter group is scaled, never below ``min_lr``.
-    The logs' ``lr`` stays the rate used during the epoch; a reduction shows from the next one.
+    Keras' rules, run by :class:`bpnn.optim.lr_scheduler.ReduceLROnPlateau` (one plateau
+    rule for both): the wait counter grows by one per epoch without improvement and the rate
+    drops when it reaches ``patience``, which is PyTorch's ``patience=p - 1,
+    threshold_mode="abs", threshold=min_delta``; then ``cooldown`` epochs pass before counting
+    again (Keras counts the last cooldown epoch, so the scheduler gets ``cooldown - 1``).
+    Each parameter group is scaled, never below ``min_lr``. The logs' ``lr`` stays the rate
+    used during the epoch; a reduction shows from the next one.
 
     Parameters
     ----------
@@ -42,40 +45,45 @@ class ReduceLROnPlateau(MonitorCallback):
             raise ValueError("ReduceLROnPlateau: patience must be >= 1, cooldown and min_lr >= 0")
         self.factor, self.patience, self.cooldown = float(factor), int(patience), int(cooldown)
         self.min_lr, self.verbose = float(min_lr), verbose
-        self.wait = self.cooldown_counter = 0
+        self.scheduler = None
 
     def on_train_begin(self, logs=None):
-        self.wait = self.cooldown_counter = 0
-        self.best = self._worst()
+        self.scheduler = lr_scheduler.ReduceLROnPlateau(
+            self.model.optimizer, mode=self.mode, factor=self.factor, patience=self.patience - 1,
+            threshold=self.min_delta, threshold_mode="abs", cooldown=max(self.cooldown - 1, 0),
+            min_lr=self.min_lr, eps=1e-12)
+
+    @property
+    def best(self) -> float:
+        """The best monitored value so far."""
+        return self.scheduler.best if self.scheduler is not None else self._worst()
+
+    @best.setter
+    def best(self, value: float) -> None:
+        if getattr(self, "scheduler", None) is not None:
+            self.scheduler.best = value
+
+    @property
+    def wait(self) -> int:
+        """Epochs since the last improvement (or reduction)."""
+        return self.scheduler.num_bad_epochs if self.scheduler is not None else 0
 
     def on_epoch_end(self, epoch, logs=None):
         current = self.monitored_value(logs)
         if current is None:
             return
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.wait = 0
-        if self.is_improvement(current, self.best):
-            self.best, self.wait = float(current), 0
-        elif self.cooldown_counter <= 0:
-            self.wait += 1
-            if self.wait >= self.patience:
-                self._reduce(epoch)
-                self.cooldown_counter, self.wait = self.cooldown, 0
-
-    def _reduce(self, epoch):
-        for group in self.model.optimizer.param_groups:
-            old = float(group["lr"])
-            new = max(old * self.factor, self.min_lr)
-            if old - new > 1e-12:  # already at min_lr: nothing to do
-                group["lr"] = new
-                if self.verbose:
-                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau lowered the learning rate "
-                          f"to {new:.6g}")
+        before = self.scheduler.get_last_lr()
+        self.scheduler.step(current)
+        if self.verbose and self.scheduler.get_last_lr() != before:
+            print(f"Epoch {epoch + 1}: ReduceLROnPlateau lowered the learning rate "
+                  f"to {self.scheduler.get_last_lr()[0]:.6g}")
 
     def state_dict(self) -> dict:
-        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
+        scheduler = self.scheduler
+        return {"best": scheduler.best, "wait": scheduler.num_bad_epochs,
+                "cooldown_counter": scheduler.cooldown_counter}
 
     def load_state_dict(self, state: dict) -> None:
-        self.best, self.wait = float(state["best"]), int(state["wait"])
-        self.cooldown_counter = int(state["cooldown_counter"])
+        self.scheduler.best, self.scheduler.num_bad_epochs = (
+            float(state["best"]), int(state["wait"]))
+        self.scheduler.cooldown_counter = int(state["cooldown_counter"])

@@ -17,6 +17,7 @@ import sys
 import warnings
 
 import bpnn
+from bpnn.cli import commands, explain, info
 from bpnn.cli.distributed import run_command
 from bpnn.cli.errors import CLIError
 from bpnn.cli.toolkit import learning_rate
@@ -80,7 +81,7 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
                        help="hidden layer widths, comma separated "
                             f"(default: {','.join(map(str, defaults.hidden))})")
     group.add_argument("--activation", default=defaults.activation,
-                       choices=("relu", "tanh", "sigmoid", "elu", "leaky_relu"),
+                       choices=sorted(bpnn.nn.registered_activations()),
                        help=f"hidden activation (default: {defaults.activation})")
     group.add_argument("--dropout", type=_fraction, default=defaults.dropout,
                        help=f"dropout after each hidden layer (default: {defaults.dropout})")
@@ -114,8 +115,6 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``bpnn`` argument parser with its subcommands."""
-    from bpnn.cli import commands
-
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the full traceback on errors")
@@ -191,14 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _explain(args) -> int:
-    from bpnn.cli import explain
-
     return explain.run(args)
 
 
 def _info(args) -> int:
-    from bpnn.cli import info
-
     return info.run(args)
 
 

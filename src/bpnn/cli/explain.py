@@ -14,6 +14,8 @@ import json
 
 import numpy as np
 
+from bpnn import nn, optim
+from bpnn.autograd import Tensor
 from bpnn.cli.errors import CLIError
 
 DTYPE = "float64"  # the trace is read to nine decimals; float32 would show rounding noise
@@ -31,8 +33,6 @@ CLASSIC_NETWORK = {
     ],
 }
 
-_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "elu", "leaky_relu")
-
 # Per-sample errors: (formula shown, E_k per output as a formula, dE/dout of an output neuron).
 # The default is the classic example's; the others are bpnn's training losses for one sample
 # (MSELoss averages over the K outputs), so that ``bpnn playground`` can trace what it trains.
@@ -47,6 +47,10 @@ ERRORS = {
     "cross_entropy": ("E = -sum_k target_k log softmax(out)_k", "-{t} log softmax({o})",
                       "softmax(out) - target"),
 }
+
+def activations() -> dict:
+    """Activation name -> layer class: bpnn's registered activations and ``linear``."""
+    return {**nn.registered_activations(), "linear": nn.Identity}
 
 
 # ---------------------------------------------------------------------------- network spec
@@ -114,12 +118,13 @@ def check_network(spec, source: str = "network") -> dict:
     if spec["error"] not in ERRORS:
         raise CLIError(f"{source}: error must be one of {', '.join(ERRORS)}, "
                        f"got {spec['error']!r}")
-    activations = [spec["activation"]] + [layer.get("activation") for layer in spec["layers"]
-                                          if isinstance(layer, dict) and "activation" in layer]
-    for activation in activations:
-        if activation not in _ACTIVATIONS:
+    chosen = [spec["activation"]] + [layer.get("activation") for layer in spec["layers"]
+                                      if isinstance(layer, dict) and "activation" in layer]
+    known = activations()
+    for activation in chosen:
+        if activation not in known:
             raise CLIError(f"{source}: activation must be one of "
-                           f"{', '.join(_ACTIVATIONS)}, got {activation!r}")
+                           f"{', '.join(sorted(known))}, got {activation!r}")
     try:
         spec["input"] = [float(v) for v in spec["input"]]
         spec["target"] = [float(v) for v in spec["target"]]
@@ -170,16 +175,11 @@ def _neuron_names(spec: dict) -> list:
 
 # ---------------------------------------------------------------------------- the trace
 def _activation_module(name: str):
-    from bpnn import nn
-
-    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU,
-            "leaky_relu": nn.LeakyReLU, "linear": nn.Identity}[name]()
+    return activations()[name]()
 
 
 def _local_derivative(activation, net: np.ndarray) -> np.ndarray:
     """d out / d net, elementwise, from the backward of the activation itself."""
-    from bpnn.autograd import Tensor
-
     leaf = Tensor(net.copy(), requires_grad=True)
     activation(leaf).backward(np.ones_like(net))
     return leaf.grad
@@ -210,9 +210,6 @@ def trace_backpropagation(spec: dict) -> dict:
     >>> round(trace["total_error"], 9)
     0.298371109
     """
-    from bpnn import nn, optim
-    from bpnn.autograd import Tensor
-
     names = _neuron_names(spec)
     layers = []
     for layer in spec["layers"]:

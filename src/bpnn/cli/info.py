@@ -6,6 +6,11 @@ import os
 import platform
 from importlib import resources
 
+import numpy as np
+
+import bpnn
+from bpnn import backend
+
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
 
 
@@ -16,11 +21,6 @@ def bundled_csv(name: str) -> str:
 
 def collect() -> dict:
     """Gather the facts ``bpnn info`` prints, as a dict."""
-    import numpy as np
-
-    import bpnn
-    from bpnn import backend
-
     facts = {
         "bpnn": bpnn.__version__,
         "python": platform.python_version(),

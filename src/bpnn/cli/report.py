@@ -6,6 +6,8 @@ import csv
 
 import numpy as np
 
+from bpnn.train import metrics
+
 
 def classification_metrics(true: np.ndarray, scores: np.ndarray, class_names: list) -> dict:
     """Accuracy, macro F1, the confusion matrix and a per-class table.
@@ -25,17 +27,9 @@ def classification_metrics(true: np.ndarray, scores: np.ndarray, class_names: li
         ``accuracy``, ``macro_f1``, ``confusion`` (rows true, columns predicted) and
         ``per_class`` (``label``, ``precision``, ``recall``, ``f1``, ``support``).
     """
-    from bpnn.train import metrics
-
-    k = len(class_names)
-    predicted = scores.argmax(axis=1)
-    confusion = np.bincount(true * k + predicted, minlength=k * k).reshape(k, k)
-    hits = np.diag(confusion).astype(np.float64)
-    predicted_counts, support = confusion.sum(axis=0), confusion.sum(axis=1)
-    precision = np.divide(hits, predicted_counts, out=np.zeros(k), where=predicted_counts > 0)
-    recall = np.divide(hits, support, out=np.zeros(k), where=support > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros(k), where=both > 0)
+    confusion = metrics.confusion_matrix(true, scores.argmax(axis=1), len(class_names))
+    precision, recall, f1 = metrics.precision_recall_f1(confusion)
+    support = confusion.sum(axis=1)
     return {
         "accuracy": float(metrics.accuracy(true, scores)),
         "macro_f1": float(metrics.f1(true, scores)),
@@ -51,8 +45,6 @@ def classification_metrics(true: np.ndarray, scores: np.ndarray, class_names: li
 
 def regression_metrics(true: np.ndarray, predicted: np.ndarray) -> dict:
     """RMSE, MAE and R^2 in the target's own units."""
-    from bpnn.train import metrics
-
     true = np.asarray(true, dtype=np.float64).reshape(-1, 1)
     predicted = np.asarray(predicted, dtype=np.float64).reshape(-1, 1)
     return {"rmse": float(metrics.rmse(true, predicted)),

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import warnings
 
 import numpy as np
 
 from bpnn.cli.errors import DataError, closest_names
+from bpnn.preprocessing import mean_and_scale
 
 _SNIFF_BYTES = 64 * 1024
 _MAX_AUTO_CLASSES = 20  # an integer target with more distinct values is taken as a quantity
@@ -295,11 +295,9 @@ class TabularPreprocessor:
             numeric = _numeric_values(series)
             if numeric is not None:
                 fill = float(numeric.median())
-                filled = numeric.fillna(fill).to_numpy()
-                scale = float(filled.std())
+                mean, scale = mean_and_scale(numeric.fillna(fill).to_numpy(dtype=np.float64))
                 column = {"name": name, "kind": "numeric", "fill": fill,
-                          "mean": float(filled.mean()),
-                          "scale": scale if scale > 0 and math.isfinite(scale) else 1.0}
+                          "mean": float(mean), "scale": float(scale)}
                 how = f"the median {fill:g}"
             else:
                 text = series.dropna().astype(str)
@@ -327,9 +325,8 @@ class TabularPreprocessor:
         else:
             numbers = _numeric_values(labels).to_numpy()
             self.classes_ = None
-            self.target_mean_ = float(numbers.mean())
-            scale = float(numbers.std())
-            self.target_scale_ = scale if scale > 0 else 1.0
+            mean, scale = mean_and_scale(numbers.astype(np.float64))
+            self.target_mean_, self.target_scale_ = float(mean), float(scale)
         return self
 
     # ------------------------------------------------------------------ using
@@ -346,10 +343,12 @@ class TabularPreprocessor:
 
     @property
     def n_features(self) -> int:
+        """Number of columns of the feature matrix."""
         return len(self.feature_names)
 
     @property
     def input_columns(self) -> list:
+        """The table's columns the model reads."""
         return [column["name"] for column in self.columns_]
 
     def check_columns(self, frame, path: str = "the data") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 
 from bpnn import backend
-from bpnn.autograd.tensor import Tensor, _wrap
+from bpnn.autograd.tensor import Tensor, wrap_array
 from bpnn.backend import xp
 from bpnn.data.dataset import TensorDataset
 
@@ -103,7 +103,7 @@ class DataLoader:
                 batch = self._collate(index)
             if self.transform is not None:
                 batch[0] = self.transform(batch[0])
-            yield tuple(b if isinstance(b, Tensor) else _wrap(xp.asarray(b)) for b in batch)
+            yield tuple(b if isinstance(b, Tensor) else wrap_array(xp.asarray(b)) for b in batch)
 
     def _collate(self, index) -> list:
         positions = range(len(self.dataset))[index] if isinstance(index, slice) else index

@@ -6,6 +6,7 @@ needs it (linear, log-softmax + cross-entropy, BCE with logits).
 
 from bpnn.functional.activation import (
     elu,
+    gelu,
     leaky_relu,
     log_softmax,
     relu,
@@ -30,7 +31,7 @@ from bpnn.functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
-    "dropout2d", "elu", "huber_loss", "l1_loss", "leaky_relu", "linear", "log_softmax",
+    "dropout2d", "elu", "gelu", "huber_loss", "l1_loss", "leaky_relu", "linear", "log_softmax",
     "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh",
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "max_pool2d",
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bpnn.autograd.tensor import Function, Tensor
-from bpnn.backend import xp
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
+from bpnn.backend import erf, xp
 
 
 class _ReLU(Function):
@@ -91,17 +92,78 @@ def tanh(x: Tensor) -> Tensor:
     return _Tanh.apply(x)
 
 
+_SQRT_2 = 2.0 ** 0.5
+_SQRT_2_OVER_PI = (2.0 / 3.141592653589793) ** 0.5
+_INV_SQRT_2PI = (2.0 * 3.141592653589793) ** -0.5
+_GELU_CUBIC = 0.044715
+
+
+class _GELU(Function):
+    def forward(self, x, approximate):
+        self.x, self.approximate = x, approximate
+        if approximate == "tanh":
+            self.inner = _SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x)
+            self.t = xp.tanh(self.inner)
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + erf(x / _SQRT_2))
+        return x * self.cdf
+
+    def backward(self, grad):
+        x = self.x
+        if self.approximate == "tanh":
+            d_inner = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+            return (grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * d_inner),)
+        pdf = _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
+        return (grad * (self.cdf + x * pdf).astype(x.dtype, copy=False),)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit ``x * Phi(x)`` (Hendrycks & Gimpel 2016), as PyTorch's.
+
+    Parameters
+    ----------
+    x : Tensor
+    approximate : {"none", "tanh"}, default "none"
+        ``"none"``: the exact form with ``Phi(x) = (1 + erf(x / sqrt(2))) / 2``;
+        ``"tanh"``: ``0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))``.
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x``.
+
+    Raises
+    ------
+    ValueError
+        For another ``approximate``.
+
+    Example
+    -------
+    >>> import bpnn, bpnn.nn.functional as F
+    >>> F.gelu(bpnn.tensor([-1.0, 0.0, 1.0], dtype="float64"))
+    tensor([-0.15865525,  0.        ,  0.84134475], dtype=float64)
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _GELU.apply(x, approximate=approximate)
+
+
 def log_softmax_array(x, axis: int):
     """Stable log-softmax of a raw array (the max is subtracted first)."""
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
+def softmax_array(x, axis: int = -1):
+    """Softmax of a raw array along ``axis`` (the max is subtracted first)."""
+    exps = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return exps / exps.sum(axis=axis, keepdims=True)
+
+
 class _Softmax(Function):
     def forward(self, x, axis):
         self.axis = axis
-        exps = xp.exp(x - x.max(axis=axis, keepdims=True))
-        self.out = exps / exps.sum(axis=axis, keepdims=True)
+        self.out = softmax_array(x, axis)
         return self.out
 
     def backward(self, grad):

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numbers
 
-from bpnn.autograd.tensor import Function, Tensor
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
 from bpnn.backend import xp
 
 #: Largest column matrix (bytes) of a whole batch kept for the backward pass; above it each
@@ -29,7 +30,7 @@ MAX_COLUMN_BYTES = 128 * 2**20
 CHUNK_BYTES = 4 * 2**20
 
 
-def _pair(value, name: str, minimum: int = 1) -> tuple[int, int]:
+def int_pair(value, name: str, minimum: int = 1) -> tuple[int, int]:
     """Read an int or a pair of ints (PyTorch's ``_pair``), checking each is >= ``minimum``."""
     pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
     if len(pair) != 2 or not all(
@@ -88,7 +89,7 @@ def conv_padding(padding, kernel: tuple, dilation: tuple, stride: tuple) -> tupl
         # PyTorch puts the odd pixel of an even kernel's padding at the bottom / right
         total_h, total_w = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
         return total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2
-    pad_h, pad_w = _pair(padding, "padding", minimum=0)
+    pad_h, pad_w = int_pair(padding, "padding", minimum=0)
     return pad_h, pad_h, pad_w, pad_w
 
 
@@ -312,8 +313,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"conv2d: bias must have shape ({out_channels},), got "
                          f"{tuple(bias.shape)}")
-    stride = _pair(stride, "stride")
-    dilation = _pair(dilation, "dilation")
+    stride = int_pair(stride, "stride")
+    dilation = int_pair(dilation, "dilation")
     pads = conv_padding(padding, (kh, kw), dilation, stride)
     padded = (x.shape[2] + pads[0] + pads[1], x.shape[3] + pads[2] + pads[3])
     check_fits("conv2d", x.shape, padded, (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1))

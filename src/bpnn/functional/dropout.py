@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bpnn import backend
-from bpnn.autograd.tensor import Function, Tensor
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
 
 
 class _MaskMultiply(Function):
@@ -15,7 +16,8 @@ class _MaskMultiply(Function):
         return grad * self.mask, None
 
 
-def _check_probability(p: float) -> None:
+def check_probability(p: float) -> None:
+    """``ValueError`` unless the dropout probability ``p`` is in [0, 1]."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be between 0 and 1, got {p}")
 
@@ -36,7 +38,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     -------
     Tensor
     """
-    _check_probability(p)
+    check_probability(p)
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -49,7 +51,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero whole channels of an ``(N, C, H, W)`` input with probability ``p``."""
-    _check_probability(p)
+    check_probability(p)
     if x.ndim != 4:
         raise ValueError(f"dropout2d expects a 4-D input (N, C, H, W), got shape {x.shape}")
     if not training or p == 0.0:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bpnn.autograd.tensor import Function, Tensor
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
 
 
 class _Linear(Function):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bpnn.autograd.tensor import Function, Tensor, _operand
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor, as_operand
 from bpnn.backend import xp
 from bpnn.functional.activation import log_softmax_array, stable_sigmoid
 
@@ -26,7 +27,7 @@ def _target(target, like: Tensor) -> Tensor:
     """Targets are data: wrap them in the input's dtype without requiring a gradient path."""
     if isinstance(target, Tensor):
         if target.dtype != like.dtype and target.dtype.kind == "f":
-            return _operand(target, like)
+            return as_operand(target, like)
         return target if target.dtype.kind == "f" else Tensor(target.data.astype(like.dtype))
     return Tensor(xp.asarray(target, dtype=like.dtype))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bpnn.autograd.tensor import Function, Tensor
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
 from bpnn.backend import xp
 from bpnn.functional.conv import is_channels_last
 

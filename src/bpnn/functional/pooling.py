@@ -17,14 +17,15 @@ from __future__ import annotations
 import math
 import numbers
 
-from bpnn.autograd.tensor import Function, Tensor
+from bpnn.autograd.function import Function
+from bpnn.autograd.tensor import Tensor
 from bpnn.backend import xp
 from bpnn.functional import conv as _conv
 from bpnn.functional.conv import (
-    _pair,
     check_4d,
     check_fits,
     empty_like_layout,
+    int_pair,
     is_channels_last,
     output_size,
 )
@@ -56,10 +57,10 @@ def _pad(x, padding, fill):
 def _geometry(op, x, kernel_size, stride, padding, dilation=1):
     """Validate pooling arguments; return kernel, stride, padding, dilation and output size."""
     check_4d(x, op)
-    kernel = _pair(kernel_size, "kernel_size")
-    stride = kernel if stride is None else _pair(stride, "stride")
-    padding = _pair(padding, "padding", minimum=0)
-    dilation = _pair(dilation, "dilation")
+    kernel = int_pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else int_pair(stride, "stride")
+    padding = int_pair(padding, "padding", minimum=0)
+    dilation = int_pair(dilation, "dilation")
     window = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
     if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size "
@@ -356,7 +357,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     if len(sizes) != 2:
         raise ValueError(f"output_size must be an int or a pair, got {output_size!r}")
-    out_hw = _pair(tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(sizes)),
+    out_hw = int_pair(tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(sizes)),
                    "output_size")
     h, w = x.shape[2:]
     if out_hw == (1, 1):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from bpnn.functional import activation as A
 from bpnn.nn.module import Module
-from bpnn.nn.registry import register_layer
+from bpnn.nn.registry import register_activation, register_layer
 
 
 @register_layer
+@register_activation("relu")
 class ReLU(Module):
     """``max(x, 0)`` element-wise."""
 
@@ -16,6 +17,7 @@ class ReLU(Module):
 
 
 @register_layer
+@register_activation("sigmoid")
 class Sigmoid(Module):
     """Logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``."""
 
@@ -24,6 +26,7 @@ class Sigmoid(Module):
 
 
 @register_layer
+@register_activation("tanh")
 class Tanh(Module):
     """Hyperbolic tangent."""
 
@@ -32,6 +35,7 @@ class Tanh(Module):
 
 
 @register_layer
+@register_activation("leaky_relu")
 class LeakyReLU(Module):
     """``x`` if x > 0 else ``negative_slope * x``.
 
@@ -55,6 +59,7 @@ class LeakyReLU(Module):
 
 
 @register_layer
+@register_activation("elu")
 class ELU(Module):
     """``x`` if x > 0 else ``alpha * (exp(x) - 1)``.
 
@@ -75,6 +80,33 @@ class ELU(Module):
 
     def get_config(self) -> dict:
         return {"alpha": self.alpha}
+
+
+@register_layer
+@register_activation("gelu")
+class GELU(Module):
+    """Gaussian error linear unit; see :func:`bpnn.nn.functional.gelu`.
+
+    Parameters
+    ----------
+    approximate : {"none", "tanh"}, default "none"
+        The exact erf form or the tanh approximation, as ``torch.nn.GELU``.
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return A.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+    def get_config(self) -> dict:
+        return {"approximate": self.approximate}
 
 
 class _AlongDim(Module):

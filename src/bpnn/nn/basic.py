@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpnn.functional.dropout import _check_probability, dropout, dropout2d
+from bpnn.functional.dropout import check_probability, dropout, dropout2d
 from bpnn.nn.module import Module
 from bpnn.nn.registry import register_layer
 
@@ -18,7 +18,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        _check_probability(p)
+        check_probability(p)
         self.p = float(p)
 
     def forward(self, x):

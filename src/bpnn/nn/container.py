@@ -90,11 +90,13 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end; returns self."""
         self.add_module(str(len(self._modules)), module)
         return self
 
     @classmethod
     def from_children(cls, children: dict, **config):
+        """Rebuild from named children (used by ``module_from_config``)."""
         return cls(OrderedDict(children))
 
 
@@ -110,6 +112,7 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end; returns self."""
         self.add_module(str(len(self._modules)), module)
         return self
 
@@ -124,4 +127,5 @@ class ModuleList(Module):
 
     @classmethod
     def from_children(cls, children: dict, **config):
+        """Rebuild from named children (used by ``module_from_config``)."""
         return cls(children.values())

@@ -6,7 +6,7 @@ import math
 
 from bpnn import backend
 from bpnn.backend import xp
-from bpnn.functional.conv import _pair, conv2d
+from bpnn.functional.conv import conv2d, int_pair
 from bpnn.nn import init
 from bpnn.nn.module import Module, Parameter
 from bpnn.nn.registry import register_layer
@@ -58,9 +58,9 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must be divisible by groups ({groups})")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.dilation = _pair(dilation, "dilation")
+        self.kernel_size = int_pair(kernel_size, "kernel_size")
+        self.stride = int_pair(stride, "stride")
+        self.dilation = int_pair(dilation, "dilation")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same', "
@@ -69,7 +69,7 @@ class Conv2d(Module):
                 raise ValueError(f"Conv2d: padding='same' needs stride 1, got {self.stride}")
             self.padding = padding
         else:
-            self.padding = _pair(padding, "padding", minimum=0)
+            self.padding = int_pair(padding, "padding", minimum=0)
         dtype = backend.get_default_dtype() if dtype is None else backend.as_float_dtype(dtype)
         shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(xp.empty(shape, dtype=dtype))

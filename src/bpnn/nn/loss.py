@@ -5,7 +5,7 @@ from __future__ import annotations
 from bpnn.backend import xp
 from bpnn.functional import loss as L
 from bpnn.nn.module import Module
-from bpnn.nn.registry import register_layer
+from bpnn.nn.registry import NameRegistry, register_layer
 
 
 def _listed(values):
@@ -15,7 +15,67 @@ def _listed(values):
     return xp.asarray(getattr(values, "data", values), dtype=float).tolist()
 
 
-class _Loss(Module):
+LOSSES = NameRegistry("unknown loss {name!r}; pass a loss module such as "
+                      "bpnn.nn.CrossEntropyLoss() or one of: {names}")
+
+
+def register_loss(*names: str):
+    """Class decorator: ``Model(..., loss=name)`` and :func:`get` accept each of ``names``.
+
+    Parameters
+    ----------
+    *names : str
+        Lower-case names (``"mse"``, ``"mean_squared_error"``).
+
+    Example
+    -------
+    >>> from bpnn import nn
+    >>> @nn.loss.register_loss("my_mse")
+    ... class MyMSE(nn.MSELoss):
+    ...     pass
+    >>> type(nn.loss.get("my_mse")).__name__
+    'MyMSE'
+    """
+    return LOSSES.register(*names)
+
+
+def get(loss) -> Module:
+    """A loss module for a name (``"mse"``, ``"cross_entropy"``...) or the module itself.
+
+    Parameters
+    ----------
+    loss : bpnn.nn.Module or str
+        Names are case-insensitive.
+
+    Returns
+    -------
+    bpnn.nn.Module
+        ``loss`` itself, or a new loss with default options.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the known ones.
+
+    Example
+    -------
+    >>> from bpnn import nn
+    >>> nn.loss.get("mae")
+    L1Loss(reduction='mean')
+    """
+    if isinstance(loss, Module):
+        return loss
+    return LOSSES.get_class(loss)()
+
+
+class Loss(Module):
+    """Base of the loss modules: holds ``reduction`` ("mean", "sum" or "none").
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default "mean"
+    """
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         L._check_reduction(reduction)
@@ -29,7 +89,8 @@ class _Loss(Module):
 
 
 @register_layer
-class MSELoss(_Loss):
+@register_loss("mse", "mean_squared_error")
+class MSELoss(Loss):
     """Mean squared error. See :func:`bpnn.nn.functional.mse_loss`."""
 
     def forward(self, input, target):
@@ -37,7 +98,8 @@ class MSELoss(_Loss):
 
 
 @register_layer
-class L1Loss(_Loss):
+@register_loss("mae", "l1", "mean_absolute_error")
+class L1Loss(Loss):
     """Mean absolute error. See :func:`bpnn.nn.functional.l1_loss`."""
 
     def forward(self, input, target):
@@ -45,7 +107,8 @@ class L1Loss(_Loss):
 
 
 @register_layer
-class HuberLoss(_Loss):
+@register_loss("huber")
+class HuberLoss(Loss):
     """Huber loss with threshold ``delta``. See :func:`bpnn.nn.functional.huber_loss`."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
@@ -60,7 +123,9 @@ class HuberLoss(_Loss):
 
 
 @register_layer
-class CrossEntropyLoss(_Loss):
+@register_loss("cross_entropy", "categorical_crossentropy",
+               "sparse_categorical_crossentropy")
+class CrossEntropyLoss(Loss):
     """Cross-entropy from logits. See :func:`bpnn.nn.functional.cross_entropy`.
 
     Parameters
@@ -86,7 +151,8 @@ class CrossEntropyLoss(_Loss):
 
 
 @register_layer
-class NLLLoss(_Loss):
+@register_loss("nll")
+class NLLLoss(Loss):
     """Negative log-likelihood of log-probabilities. See :func:`bpnn.nn.functional.nll_loss`."""
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
@@ -102,7 +168,8 @@ class NLLLoss(_Loss):
 
 
 @register_layer
-class BCELoss(_Loss):
+@register_loss("bce", "binary_crossentropy")
+class BCELoss(Loss):
     """Binary cross-entropy of probabilities.
 
     See :func:`bpnn.nn.functional.binary_cross_entropy`.
@@ -120,7 +187,8 @@ class BCELoss(_Loss):
 
 
 @register_layer
-class BCEWithLogitsLoss(_Loss):
+@register_loss("bce_with_logits")
+class BCEWithLogitsLoss(Loss):
     """Sigmoid + binary cross-entropy, stable. See
     :func:`bpnn.nn.functional.binary_cross_entropy_with_logits`."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from collections import OrderedDict, namedtuple
 
@@ -116,6 +117,7 @@ class Module:
 
     # ------------------------------------------------------------------ running
     def forward(self, *args, **kwargs):  # pragma: no cover - interface
+        """The computation of this module on its inputs (override in each layer)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
     def __call__(self, *args, **kwargs):
@@ -137,13 +139,16 @@ class Module:
                 stack.append((f"{name}.{child_name}" if name else child_name, child))
 
     def modules(self):
+        """This module and all its descendants, depth first."""
         for _, module in self.named_modules():
             yield module
 
     def named_children(self):
+        """``(name, module)`` pairs of the direct submodules."""
         yield from self._modules.items()
 
     def children(self):
+        """The direct submodules."""
         yield from self._modules.values()
 
     def named_parameters(self, prefix: str = "", recurse: bool = True):
@@ -163,6 +168,7 @@ class Module:
             yield parameter
 
     def named_buffers(self, prefix: str = ""):
+        """``(dotted name, array)`` pairs of every buffer."""
         for module_name, module in self.named_modules(prefix):
             for name, array in module._buffers.items():
                 yield (f"{module_name}.{name}" if module_name else name), array
@@ -177,6 +183,27 @@ class Module:
     def eval(self) -> Module:
         """Set evaluation mode; same as ``train(False)``."""
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """Evaluation mode inside a ``with`` block; the previous mode is restored after.
+
+        Example
+        -------
+        >>> from bpnn import nn
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+        >>> with net.evaluating():
+        ...     net.training
+        False
+        >>> net.training
+        True
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (``False``) or unfreeze every parameter of this module."""
@@ -233,9 +260,11 @@ class Module:
         return self
 
     def double(self) -> Module:
+        """Cast parameters and buffers to float64 (in place); returns self."""
         return self.to(xp.float64)
 
     def float(self) -> Module:
+        """Cast parameters and buffers to float32 (in place); returns self."""
         return self.to(xp.float32)
 
     # ------------------------------------------------------------------ regularisation
@@ -333,6 +362,7 @@ class Module:
 
     # ------------------------------------------------------------------ description
     def extra_repr(self) -> str:
+        """The arguments shown inside ``repr(module)``'s parentheses."""
         return ""
 
     def __repr__(self) -> str:

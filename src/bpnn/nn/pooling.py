@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpnn.functional.conv import _pair
+from bpnn.functional.conv import int_pair
 from bpnn.functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from bpnn.nn.module import Module
 from bpnn.nn.registry import register_layer
@@ -11,9 +11,9 @@ from bpnn.nn.registry import register_layer
 class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
-        self.padding = _pair(padding, "padding", minimum=0)
+        self.kernel_size = int_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else int_pair(stride, "stride")
+        self.padding = int_pair(padding, "padding", minimum=0)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -48,7 +48,7 @@ class MaxPool2d(_Pool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
         super().__init__(kernel_size, stride, padding)
-        self.dilation = _pair(dilation, "dilation")
+        self.dilation = int_pair(dilation, "dilation")
 
     def forward(self, x):
         return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)

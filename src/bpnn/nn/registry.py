@@ -63,6 +63,76 @@ def registered_layers() -> dict:
     return dict(_LAYERS)
 
 
+class NameRegistry:
+    """Names -> classes, filled by a decorator in the file that defines each class.
+
+    Serves the loss names (``nn.loss.get``), the metric names (``metrics.get``) and the
+    activation names (the command line's ``--activation``).
+
+    Parameters
+    ----------
+    unknown : str
+        The error message for an unknown name, with ``{name!r}`` and ``{names}`` fields.
+
+    Example
+    -------
+    >>> from bpnn.nn.registry import NameRegistry
+    >>> colours = NameRegistry("unknown colour {name!r}; known: {names}")
+    >>> @colours.register("red", "rouge")
+    ... class Red:
+    ...     pass
+    >>> colours.get_class("ROUGE").__name__
+    'Red'
+    """
+
+    def __init__(self, unknown: str):
+        self.unknown, self.classes = unknown, {}
+
+    def register(self, *names: str):
+        """Class decorator recording the class under each of ``names`` (lower case)."""
+
+        def decorate(cls):
+            for name in names:
+                self.classes[name] = cls
+            return cls
+
+        return decorate
+
+    def get_class(self, name) -> type:
+        """The class registered as ``name`` (case-insensitive); ``ValueError`` listing names."""
+        if isinstance(name, str) and name.lower() in self.classes:
+            return self.classes[name.lower()]
+        raise ValueError(self.unknown.format(name=name, names=", ".join(sorted(self.classes))))
+
+
+ACTIVATIONS = NameRegistry("unknown activation {name!r}; registered activations: {names}")
+
+
+def register_activation(name: str):
+    """Class decorator: an element-wise activation layer offered by ``name``.
+
+    The command line's ``--activation`` choices and ``bpnn explain``'s activations are read
+    from this registry, so a new activation is its layer class plus one test row.
+
+    Parameters
+    ----------
+    name : str
+        The lower-case name, e.g. ``"gelu"``.
+
+    Example
+    -------
+    >>> from bpnn import nn
+    >>> sorted(nn.registered_activations())[:3]
+    ['elu', 'gelu', 'leaky_relu']
+    """
+    return ACTIVATIONS.register(name)
+
+
+def registered_activations() -> dict:
+    """A copy of the activation name -> layer class registry (``"relu": nn.ReLU`` ...)."""
+    return dict(ACTIVATIONS.classes)
+
+
 def module_to_config(module) -> dict:
     """Describe ``module`` (recursively) as a JSON-friendly dict."""
     name = getattr(type(module), "_registry_name", None)

@@ -66,6 +66,7 @@ class FlatParameters:
         ])
 
     def zero_grad(self) -> None:
+        """Zero the flat gradient buffer."""
         for p in self.params:
             p.grad = None
 

@@ -92,12 +92,16 @@ def strong_wolfe(phi, step, loss, grad, slope, direction, c1: float = 1e-4, c2: 
     if not 0 < c1 < c2 < 1:
         raise ValueError(f"strong_wolfe needs 0 < c1 < c2 < 1, got c1={c1}, c2={c2}")
     d_norm = float(abs(direction).max())
+    def trial(t):
+        """``phi(t)`` and the slope along ``direction``; the slope is None if not finite."""
+        f, g = phi(t)
+        return f, g, float(g @ direction) if math.isfinite(f) and is_finite(g) else None
+
     t = step
-    f_new, g_new = phi(t)
+    f_new, g_new, gtd_new = trial(t)
     evaluations = 1
-    if not (math.isfinite(f_new) and is_finite(g_new)):
+    if gtd_new is None:
         return LineSearchResult(math.nan, g_new, t, evaluations)
-    gtd_new = float(g_new @ direction)
 
     # bracketing phase: grow the step until an interval surely holds an acceptable point
     t_prev, f_prev, g_prev, gtd_prev = 0.0, loss, grad, slope
@@ -122,12 +126,10 @@ def strong_wolfe(phi, step, loss, grad, slope, direction, c1: float = 1e-4, c2: 
         t = cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
                               bounds=(min_step, max_step))
         t_prev, f_prev, g_prev, gtd_prev = previous, f_new, g_new, gtd_new
-        f_new, g_new = phi(t)
-        evaluations += 1
-        if not (math.isfinite(f_new) and is_finite(g_new)):
+        f_new, g_new, gtd_new = trial(t)
+        evaluations, ls_iter = evaluations + 1, ls_iter + 1
+        if gtd_new is None:
             return LineSearchResult(math.nan, g_new, t, evaluations)
-        gtd_new = float(g_new @ direction)
-        ls_iter += 1
     if ls_iter == max_ls:
         bracket, bracket_f, bracket_g = [0.0, t], [loss, f_new], [grad, g_new]
         bracket_gtd = [slope, gtd_new]
@@ -153,12 +155,10 @@ def strong_wolfe(phi, step, loss, grad, slope, direction, c1: float = 1e-4, c2: 
                 insufficient_progress = True
         else:
             insufficient_progress = False
-        f_new, g_new = phi(t)
-        evaluations += 1
-        if not (math.isfinite(f_new) and is_finite(g_new)):
+        f_new, g_new, gtd_new = trial(t)
+        evaluations, ls_iter = evaluations + 1, ls_iter + 1
+        if gtd_new is None:
             return LineSearchResult(math.nan, g_new, t, evaluations)
-        gtd_new = float(g_new @ direction)
-        ls_iter += 1
         if f_new > loss + c1 * t * slope or f_new >= bracket_f[low]:
             bracket[high], bracket_f[high] = t, f_new
             bracket_g[high], bracket_gtd[high] = g_new, gtd_new

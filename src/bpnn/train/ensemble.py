@@ -12,19 +12,17 @@ import numbers
 from bpnn import backend, io, nn
 from bpnn.autograd.tensor import Tensor, no_grad
 from bpnn.backend import xp
+from bpnn.functional.activation import softmax_array, stable_sigmoid
 from bpnn.train import metrics as metrics_module
 
 _METHODS = ("mean", "vote")
 
 
 def _softmax(z):
-    shifted = z - z.max(axis=1, keepdims=True)
-    e = xp.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax_array(z, axis=1)
 
 
-def _sigmoid(z):
-    return xp.exp(-xp.logaddexp(0, -z)).astype(z.dtype, copy=False)
+_sigmoid = stable_sigmoid
 
 
 def _identity(z):
@@ -113,14 +111,9 @@ class Ensemble:
                 model.predict(x, batch_size=batch_size))
         parameters = list(model.parameters())
         dtype = parameters[0].dtype if parameters else backend.get_default_dtype()
-        was_training = model.training
-        model.eval()
-        try:
-            with no_grad():
-                data = x.data if isinstance(x, Tensor) else xp.asarray(x)
-                return model(Tensor(data.astype(dtype, copy=False))).data
-        finally:
-            model.train(was_training)
+        with model.evaluating(), no_grad():
+            data = x.data if isinstance(x, Tensor) else xp.asarray(x)
+            return model(Tensor(data.astype(dtype, copy=False))).data
 
     def predict_members(self, x, batch_size=None) -> list:
         """Each member's output for ``x`` (probabilities where its loss gives logits).

@@ -9,6 +9,79 @@ per-batch values.
 from __future__ import annotations
 
 from bpnn.backend import xp
+from bpnn.nn.registry import NameRegistry
+
+METRICS = NameRegistry("unknown metric {name!r}; known metrics: {names} "
+                       "(or pass a bpnn.metrics.Metric)")
+
+
+def register_metric(*names: str):
+    """Class decorator: ``Model(metrics=[name])`` and :func:`get` accept each of ``names``.
+
+    Parameters
+    ----------
+    *names : str
+        Lower-case names; the first is also the checkpoint's name for the class.
+
+    Example
+    -------
+    >>> import bpnn
+    >>> @bpnn.metrics.register_metric("max_error")
+    ... class MaxError(bpnn.metrics.Metric):
+    ...     name = "max_error"
+    ...     def reset(self):
+    ...         self.value = 0.0
+    ...     def update(self, y_true, y_pred):
+    ...         self.value = max(self.value, float(abs(y_true - y_pred).max()))
+    ...     def result(self):
+    ...         return self.value
+    >>> bpnn.metrics.get("max_error")
+    MaxError()
+    """
+    return METRICS.register(*names)
+
+
+def get_metric_class(name: str) -> type:
+    """The metric class registered as ``name``; ``ValueError`` listing the known names."""
+    return METRICS.get_class(name)
+
+
+def confusion_matrix(true, predicted, num_classes: int):
+    """Counts of (true class, predicted class) pairs: rows true, columns predicted.
+
+    Parameters
+    ----------
+    true, predicted : ndarray of int, shape (n,)
+    num_classes : int
+
+    Returns
+    -------
+    ndarray of int, shape (num_classes, num_classes)
+    """
+    return xp.bincount(true.astype(xp.int64) * num_classes + predicted,
+                       minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def precision_recall_f1(matrix):
+    """Per-class precision, recall and F1 of a confusion matrix (0 where undefined).
+
+    Parameters
+    ----------
+    matrix : ndarray, shape (k, k)
+        Rows true, columns predicted (:func:`confusion_matrix`).
+
+    Returns
+    -------
+    precision, recall, f1 : ndarray of float64, shape (k,)
+    """
+    matrix = xp.asarray(matrix).astype(xp.float64)
+    hits = xp.diag(matrix)
+    predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
+    precision = xp.divide(hits, predicted, out=xp.zeros_like(hits), where=predicted > 0)
+    recall = xp.divide(hits, actual, out=xp.zeros_like(hits), where=actual > 0)
+    both = precision + recall
+    f1 = xp.divide(2 * precision * recall, both, out=xp.zeros_like(hits), where=both > 0)
+    return precision, recall, f1
 
 
 class Metric:
@@ -29,12 +102,15 @@ class Metric:
         self.reset()
 
     def reset(self) -> None:  # pragma: no cover - interface
+        """Forget the accumulated state (at the start of each epoch)."""
         raise NotImplementedError
 
     def update(self, y_true, y_pred) -> None:  # pragma: no cover - interface
+        """Accumulate a batch: ``y_true`` as given to ``fit``, ``y_pred`` the network's output."""
         raise NotImplementedError
 
     def result(self) -> float:  # pragma: no cover - interface
+        """The metric over everything accumulated since :meth:`reset`."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -68,6 +144,7 @@ def _class_labels(y_true, y_pred, from_logits: bool):
     return true, predicted, num_classes
 
 
+@register_metric("accuracy", "acc")
 class Accuracy(Metric):
     """Fraction of samples whose predicted class (argmax, or threshold) equals the true one."""
 
@@ -85,6 +162,7 @@ class Accuracy(Metric):
         return self.correct / self.total if self.total else 0.0
 
 
+@register_metric("top_k_accuracy")
 class TopKAccuracy(Metric):
     """Fraction of samples whose true class is among the ``k`` highest scores.
 
@@ -135,8 +213,7 @@ class _ConfusionMetric(Metric):
     def update(self, y_true, y_pred):
         true, predicted, num_classes = _class_labels(y_true, y_pred, self.from_logits)
         num_classes = max(num_classes, int(true.max()) + 1 if len(true) else 0)
-        counts = xp.bincount(true.astype(xp.int64) * num_classes + predicted,
-                             minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+        counts = confusion_matrix(true, predicted, num_classes)
         if self.matrix is None:
             self.matrix = counts
         else:
@@ -147,15 +224,8 @@ class _ConfusionMetric(Metric):
             self.matrix[:counts.shape[0], :counts.shape[0]] += counts
 
     def _scores(self):
-        matrix = self.matrix.astype(xp.float64)
-        hits = xp.diag(matrix)
-        predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
-        present = (predicted + actual) > 0
-        precision = xp.divide(hits, predicted, out=xp.zeros_like(hits), where=predicted > 0)
-        recall = xp.divide(hits, actual, out=xp.zeros_like(hits), where=actual > 0)
-        both = precision + recall
-        f1 = xp.divide(2 * precision * recall, both, out=xp.zeros_like(hits), where=both > 0)
-        return precision[present], recall[present], f1[present]
+        present = (self.matrix.sum(axis=0) + self.matrix.sum(axis=1)) > 0
+        return tuple(score[present] for score in precision_recall_f1(self.matrix))
 
     def result(self):
         if self.matrix is None:
@@ -163,18 +233,21 @@ class _ConfusionMetric(Metric):
         return float(self._scores()[self._index].mean())
 
 
+@register_metric("precision")
 class Precision(_ConfusionMetric):
     """Macro-averaged precision (for two classes too, unlike Keras' binary precision)."""
 
     name, _index = "precision", 0
 
 
+@register_metric("recall")
 class Recall(_ConfusionMetric):
     """Macro-averaged recall."""
 
     name, _index = "recall", 1
 
 
+@register_metric("f1", "f1_score")
 class F1(_ConfusionMetric):
     """Macro-averaged F1 score (mean over classes of 2PR / (P + R))."""
 
@@ -202,20 +275,27 @@ class _RegressionMetric(Metric):
         self.sum_true_sq = self.sum_true_sq + (y_true * y_true).sum(axis=0)
 
 
+@register_metric("mae", "mean_absolute_error")
 class MeanAbsoluteError(_RegressionMetric):
+    """Mean of ``|y_true - y_pred|`` over every output of every sample."""
+
     name = "mae"
 
     def result(self):
         return float(xp.mean(self.abs_error) / self.count) if self.count else 0.0
 
 
+@register_metric("mse", "mean_squared_error")
 class MeanSquaredError(_RegressionMetric):
+    """Mean of ``(y_true - y_pred)**2`` over every output of every sample."""
+
     name = "mse"
 
     def result(self):
         return float(xp.mean(self.sq_error) / self.count) if self.count else 0.0
 
 
+@register_metric("rmse")
 class RootMeanSquaredError(MeanSquaredError):
     """Square root of each output's mean squared error, averaged over outputs (scikit-learn)."""
 
@@ -227,6 +307,7 @@ class RootMeanSquaredError(MeanSquaredError):
         return float(xp.mean(xp.sqrt(xp.asarray(self.sq_error) / self.count)))
 
 
+@register_metric("r2", "r2_score")
 class R2Score(_RegressionMetric):
     """Coefficient of determination, averaged uniformly over outputs (scikit-learn's default).
 
@@ -245,15 +326,6 @@ class R2Score(_RegressionMetric):
         score = xp.where(constant, xp.where(sq_error == 0, 1.0, 0.0),
                          1.0 - sq_error / xp.where(constant, 1.0, total))
         return float(score.mean())
-
-
-_METRICS = {
-    "accuracy": Accuracy, "acc": Accuracy, "top_k_accuracy": TopKAccuracy,
-    "precision": Precision, "recall": Recall, "f1": F1, "f1_score": F1,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "rmse": RootMeanSquaredError, "r2": R2Score, "r2_score": R2Score,
-}
 
 
 def get(identifier) -> Metric:
@@ -278,10 +350,7 @@ def get(identifier) -> Metric:
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
-    if isinstance(identifier, str) and identifier.lower() in _METRICS:
-        return _METRICS[identifier.lower()]()
-    raise ValueError(f"unknown metric {identifier!r}; known metrics: "
-                     f"{', '.join(sorted(set(_METRICS)))} (or pass a bpnn.metrics.Metric)")
+    return get_metric_class(identifier)()
 
 
 def _functional(cls, doc):
@@ -305,6 +374,7 @@ r2 = _functional(R2Score, "Coefficient of determination R^2.")
 
 __all__ = [
     "F1", "Accuracy", "MeanAbsoluteError", "MeanSquaredError", "Metric", "Precision",
-    "R2Score", "Recall", "RootMeanSquaredError", "TopKAccuracy", "accuracy", "f1", "get",
-    "mae", "mse", "precision", "r2", "recall", "rmse", "top_k_accuracy",
+    "R2Score", "Recall", "RootMeanSquaredError", "TopKAccuracy", "accuracy", "confusion_matrix",
+    "f1", "get", "get_metric_class", "mae", "mse", "precision", "precision_recall_f1", "r2",
+    "recall", "register_metric", "rmse", "top_k_accuracy",
 ]

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from conv_oracle import FAST, TOLERANCE, compare
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import FAST, TOLERANCE, compare
 
 import bpnn
 import bpnn.nn.functional as F

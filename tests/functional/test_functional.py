@@ -3,31 +3,10 @@
 
 import numpy as np
 import pytest
+from oracle import compare
 
 import bpnn
 import bpnn.nn.functional as F
-
-TOL = {"float64": dict(rtol=1e-10, atol=1e-10), "float32": dict(rtol=1e-5, atol=1e-5)}
-
-
-def compare_with_torch(torch, bpnn_fn, torch_fn, arrays, dtype, grad_mask=None):
-    """Run both libraries on the same inputs and a random upstream gradient; compare all."""
-    tol = TOL[dtype]
-    grad_mask = grad_mask or [True] * len(arrays)
-    pairs = list(zip(arrays, grad_mask, strict=True))
-    ours = [bpnn.tensor(a.astype(dtype), requires_grad=g) for a, g in pairs]
-    theirs = [torch.tensor(a.astype(dtype), requires_grad=g) for a, g in pairs]
-    out = bpnn_fn(*ours)
-    ref = torch_fn(*theirs)
-    assert out.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **tol)
-    upstream = np.random.default_rng(7).standard_normal(out.shape).astype(dtype)
-    out.backward(upstream)
-    ref.backward(torch.tensor(upstream))
-    for mine, reference, wanted in zip(ours, theirs, grad_mask, strict=True):
-        if wanted:
-            assert mine.grad.dtype == np.dtype(dtype)
-            np.testing.assert_allclose(mine.grad, reference.grad.numpy(), **tol)
 
 
 def _cases(rng):
@@ -43,6 +22,9 @@ ACTIVATIONS = [
     ("elu", lambda t: F.elu(t, 1.3), lambda T, t: T.nn.functional.elu(t, 1.3)),
     ("sigmoid", F.sigmoid, lambda T, t: T.sigmoid(t)),
     ("tanh", F.tanh, lambda T, t: T.tanh(t)),
+    ("gelu", F.gelu, lambda T, t: T.nn.functional.gelu(t)),
+    ("gelu_tanh", lambda t: F.gelu(t, "tanh"),
+     lambda T, t: T.nn.functional.gelu(t, approximate="tanh")),
     ("softmax", lambda t: F.softmax(t, dim=1), lambda T, t: T.softmax(t, dim=1)),
     ("softmax0", lambda t: F.softmax(t, dim=0), lambda T, t: T.softmax(t, dim=0)),
     ("log_softmax", lambda t: F.log_softmax(t, dim=1), lambda T, t: T.log_softmax(t, dim=1)),
@@ -53,9 +35,9 @@ ACTIVATIONS = [
 @pytest.mark.parametrize("name,ours,theirs", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
 def test_activations_match_torch(torch, rng, dtype, name, ours, theirs):
     x, big = _cases(rng)
-    compare_with_torch(torch, ours, lambda t: theirs(torch, t), [x], dtype)
+    compare(torch, ours, lambda t: theirs(torch, t), [x], dtype)
     if name != "softmax0":
-        compare_with_torch(torch, ours, lambda t: theirs(torch, t), [big], dtype)
+        compare(torch, ours, lambda t: theirs(torch, t), [big], dtype)
 
 
 @pytest.mark.parametrize("name,ours,theirs", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
@@ -63,6 +45,11 @@ def test_activations_gradcheck(rng, name, ours, theirs):
     x = rng.standard_normal((3, 4))
     x[np.abs(x) < 1e-3] = 0.5  # keep finite differences away from kinks
     assert bpnn.gradcheck(ours, [bpnn.tensor(x, requires_grad=True)], atol=1e-7, rtol=1e-6)
+
+
+def test_gelu_rejects_an_unknown_approximation():
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh', got 'erf'"):
+        F.gelu(bpnn.ones(2), "erf")
 
 
 def test_sigmoid_saturates_without_overflow():
@@ -79,9 +66,9 @@ def test_linear_matches_torch(torch, rng, dtype, bias, batch_shape):
     w = rng.standard_normal((3, 4))
     b = rng.standard_normal(3)
     if bias:
-        compare_with_torch(torch, F.linear, torch.nn.functional.linear, [x, w, b], dtype)
+        compare(torch, F.linear, torch.nn.functional.linear, [x, w, b], dtype)
     else:
-        compare_with_torch(torch, F.linear, torch.nn.functional.linear, [x, w], dtype)
+        compare(torch, F.linear, torch.nn.functional.linear, [x, w], dtype)
 
 
 def test_linear_gradcheck(rng):
@@ -112,9 +99,9 @@ def test_regression_losses_match_torch(torch, rng, dtype, reduction, name):
         "huber_small_delta": (F.huber_loss, tf.huber_loss, {"delta": 0.3}),
     }
     ours, theirs, kw = pairs[name]
-    compare_with_torch(torch, lambda a, b: ours(a, b, reduction=reduction, **kw),
+    compare(torch, lambda a, b: ours(a, b, reduction=reduction, **kw),
                        lambda a, b: theirs(a, b, reduction=reduction, **kw), [x, t], dtype,
-                       grad_mask=[True, True])
+                       wants_grad=[True, True])
 
 
 CE_OPTIONS = [
@@ -137,7 +124,7 @@ def test_cross_entropy_class_targets_match_torch(torch, rng, dtype, reduction, o
     kw_torch = dict(options, reduction=reduction)
     if "weight" in options:
         kw_torch["weight"] = torch.tensor(np.array(options["weight"], dtype=dtype))
-    compare_with_torch(
+    compare(
         torch, lambda a: F.cross_entropy(a, labels, **kw_ours),
         lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(labels), **kw_torch),
         [logits], dtype,
@@ -154,10 +141,10 @@ def test_cross_entropy_probability_targets_match_torch(torch, rng, dtype, reduct
     kw_torch = dict(options, reduction=reduction)
     if "weight" in options:
         kw_torch["weight"] = torch.tensor(np.array(options["weight"], dtype=dtype))
-    compare_with_torch(
+    compare(
         torch, lambda a, p: F.cross_entropy(a, p, reduction=reduction, **options),
         lambda a, p: torch.nn.functional.cross_entropy(a, p, **kw_torch),
-        [logits, probs], dtype, grad_mask=[True, False],
+        [logits, probs], dtype, wants_grad=[True, False],
     )
 
 
@@ -165,13 +152,13 @@ def test_cross_entropy_probability_targets_match_torch(torch, rng, dtype, reduct
 def test_cross_entropy_spatial_and_unbatched_match_torch(torch, rng, reduction):
     logits = rng.standard_normal((2, 3, 4, 5))
     labels = rng.integers(0, 3, size=(2, 4, 5))
-    compare_with_torch(
+    compare(
         torch, lambda a: F.cross_entropy(a, labels, reduction=reduction),
         lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(labels), reduction=reduction),
         [logits], "float64",
     )
     single = rng.standard_normal(3)
-    compare_with_torch(
+    compare(
         torch, lambda a: F.cross_entropy(a, np.array(2), reduction=reduction),
         lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(2), reduction=reduction),
         [single], "float64",
@@ -187,7 +174,7 @@ def test_nll_loss_matches_torch(torch, rng, reduction, options):
     kw_torch = dict(options, reduction=reduction)
     if "weight" in options:
         kw_torch["weight"] = torch.tensor(np.array(options["weight"]))
-    compare_with_torch(
+    compare(
         torch, lambda a: F.nll_loss(a, labels, reduction=reduction, **options),
         lambda a: torch.nn.functional.nll_loss(a, torch.tensor(labels), **kw_torch),
         [logp], "float64",
@@ -203,10 +190,10 @@ def test_binary_cross_entropy_matches_torch(torch, rng, dtype, reduction, weight
     w = rng.uniform(0.5, 2.0, size=(5, 2))
     kw = {"weight": w} if weighted else {}
     kw_t = {"weight": torch.tensor(w.astype(dtype))} if weighted else {}
-    compare_with_torch(
+    compare(
         torch, lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction, **kw),
         lambda a, b: torch.nn.functional.binary_cross_entropy(a, b, reduction=reduction, **kw_t),
-        [p, t], dtype, grad_mask=[True, False],
+        [p, t], dtype, wants_grad=[True, False],
     )
 
 
@@ -219,11 +206,11 @@ def test_bce_with_logits_matches_torch(torch, rng, dtype, reduction, pos_weight)
     t = rng.random((5, 2))
     kw = {"pos_weight": pos_weight} if pos_weight else {}
     kw_t = {"pos_weight": torch.tensor(np.array(pos_weight, dtype=dtype))} if pos_weight else {}
-    compare_with_torch(
+    compare(
         torch, lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction, **kw),
         lambda a, b: torch.nn.functional.binary_cross_entropy_with_logits(
             a, b, reduction=reduction, **kw_t),
-        [x, t], dtype, grad_mask=[True, True],
+        [x, t], dtype, wants_grad=[True, True],
     )
 
 

@@ -9,7 +9,8 @@ CORE_MODULES = [
     "bpnn", "bpnn.backend", "bpnn.autograd.tensor", "bpnn.autograd.gradcheck",
     "bpnn.functional.activation", "bpnn.functional.loss", "bpnn.functional.linear",
     "bpnn.nn.module", "bpnn.nn.linear", "bpnn.nn.container", "bpnn.nn.registry",
-    "bpnn.optim.optimizer",
+    "bpnn.optim.optimizer", "bpnn.autograd.creation", "bpnn.autograd.function", "bpnn.nn.loss",
+    "bpnn.nn.activation", "bpnn.optim.lr_scheduler.plateau", "bpnn.preprocessing",
 ]
 
 

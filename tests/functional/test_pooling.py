@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from conv_oracle import FAST, compare
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from oracle import FAST, compare
 
 import bpnn
 import bpnn.nn.functional as F

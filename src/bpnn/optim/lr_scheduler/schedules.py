@@ -1,124 +1,12 @@
-"""Learning-rate schedules with ``torch.optim.lr_scheduler``'s names, arguments and numbers.
-
-As in PyTorch, building a scheduler performs its initial step (``last_epoch`` goes from -1 to
-0 and the group learning rates take their epoch-0 values) and records each group's
-``initial_lr``; call ``scheduler.step()`` after ``optimizer.step()``. Schedules are computed
-in torch's chainable (recursive) form from the current group ``lr``, so that two schedulers
-on one optimizer compose as they do in torch; ``step(epoch)`` uses the closed form.
-``state_dict()`` holds plain numbers, lists and dicts (JSON-friendly).
-"""
+"""The schedules that follow the epoch count: step, multi-step, exponential, cosine, linear,
+one-cycle (see the package docstring for the rules they share with PyTorch)."""
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 
-from bpnn.optim.optimizer import Optimizer
-
-
-def _per_group(name: str, optimizer: Optimizer, value) -> list:
-    """One value per parameter group: a scalar repeated, or a list checked for its length."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"{name} must have one value per parameter group: got {len(value)} "
-                             f"values for {len(optimizer.param_groups)} groups")
-        return list(value)
-    return [value] * len(optimizer.param_groups)
-
-
-def _check_optimizer(optimizer) -> None:
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{type(optimizer).__name__} is not a bpnn.optim.Optimizer")
-
-
-class LRScheduler:
-    """Base class: sets ``lr`` of every parameter group once per :meth:`step`.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    last_epoch : int, default -1
-        Index of the last epoch when resuming; -1 starts afresh (and sets ``initial_lr``).
-
-    Attributes
-    ----------
-    base_lrs : list of float
-        Each group's ``initial_lr``.
-    last_epoch : int
-        Number of :meth:`step` calls since the start (0 right after construction).
-
-    Raises
-    ------
-    TypeError
-        If ``optimizer`` is not a bpnn optimizer.
-    KeyError
-        If resuming (``last_epoch >= 0``) and a group has no ``initial_lr``.
-
-    Example
-    -------
-    >>> import bpnn
-    >>> opt = bpnn.optim.SGD(bpnn.nn.Linear(2, 1).parameters(), lr=0.1)
-    >>> sched = bpnn.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
-    >>> for _ in range(4):
-    ...     opt.step()
-    ...     sched.step()
-    >>> sched.get_last_lr()
-    [0.025]
-    """
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
-        _check_optimizer(optimizer)
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for index, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{index}]"
-                                   f" when resuming a scheduler with last_epoch={last_epoch}; "
-                                   "load the optimizer's state_dict first")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._step_count = 0
-        self._is_initial = True
-        self.step()
-        self._is_initial = False
-
-    def get_lr(self) -> list:
-        """The learning rates for ``self.last_epoch``, from the current ones (override)."""
-        raise NotImplementedError
-
-    def _current_lrs(self) -> list:
-        return [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list:
-        """Return the learning rates the last :meth:`step` set, one per group."""
-        return list(self._last_lr)
-
-    def step(self, epoch: int | None = None) -> None:
-        """Advance one epoch (or jump to ``epoch``, using the closed form) and set the lrs."""
-        self._step_count += 1
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            closed_form = getattr(self, "_get_closed_form_lr", None)
-            values = closed_form() if closed_form is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
-        self._last_lr = self._current_lrs()
-
-    def state_dict(self) -> dict:
-        """Every attribute but the optimizer, copied (as torch does)."""
-        return {key: copy.deepcopy(value) for key, value in self.__dict__.items()
-                if key != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore :meth:`state_dict`'s output."""
-        self.__dict__.update(copy.deepcopy(state_dict))
+from bpnn.optim.lr_scheduler.base import LRScheduler, check_optimizer, per_group
 
 
 class StepLR(LRScheduler):
@@ -389,7 +277,7 @@ class OneCycleLR(LRScheduler):
                  cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
                  div_factor: float = 25.0, final_div_factor: float = 1e4,
                  three_phase: bool = False, last_epoch: int = -1):
-        _check_optimizer(optimizer)
+        check_optimizer(optimizer)
         self.optimizer = optimizer
         self.total_steps = self._count_steps(total_steps, epochs, steps_per_epoch)
         if isinstance(pct_start, bool) or not isinstance(pct_start, numbers.Real) \
@@ -411,7 +299,7 @@ class OneCycleLR(LRScheduler):
         keys = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
         self._schedule_phases = [dict(zip(keys, phase, strict=True)) for phase in phases]
 
-        max_lrs = _per_group("max_lr", optimizer, max_lr)
+        max_lrs = per_group("max_lr", optimizer, max_lr)
         if last_epoch == -1:
             for group, group_max_lr in zip(optimizer.param_groups, max_lrs, strict=True):
                 group["initial_lr"] = group_max_lr / div_factor
@@ -425,8 +313,8 @@ class OneCycleLR(LRScheduler):
                                  f"{type(optimizer).__name__} has neither "
                                  "(pass cycle_momentum=False)")
             self.use_beta1 = "betas" in optimizer.defaults
-            max_momenta = _per_group("max_momentum", optimizer, max_momentum)
-            base_momenta = _per_group("base_momentum", optimizer, base_momentum)
+            max_momenta = per_group("max_momentum", optimizer, max_momentum)
+            base_momenta = per_group("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
                 for group, high, low in zip(optimizer.param_groups, max_momenta, base_momenta,
                                             strict=True):
@@ -482,122 +370,3 @@ class OneCycleLR(LRScheduler):
                     break
                 start_step = end_step
         return lrs
-
-
-class ReduceLROnPlateau(LRScheduler):
-    """Divide the lr by ``1 / factor`` when a metric has stopped improving for ``patience`` epochs.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    mode : {"min", "max"}, default "min"
-        Whether the metric should fall (a loss) or rise (an accuracy).
-    factor : float, default 0.1
-        ``new_lr = max(lr * factor, min_lr)``; must be < 1.
-    patience : int, default 10
-        Epochs without improvement tolerated before reducing.
-    threshold : float, default 1e-4
-        Smallest change counted as an improvement.
-    threshold_mode : {"rel", "abs"}, default "rel"
-        ``rel``: better than ``best * (1 -/+ threshold)``; ``abs``: than ``best -/+ threshold``.
-    cooldown : int, default 0
-        Epochs after a reduction during which bad epochs are not counted.
-    min_lr : float or list of float, default 0
-    eps : float, default 1e-8
-        Reductions smaller than this are skipped.
-
-    Raises
-    ------
-    ValueError
-        For ``factor >= 1``, an unknown mode or threshold mode, or a ``min_lr`` list of the
-        wrong length.
-
-    Example
-    -------
-    >>> import bpnn
-    >>> opt = bpnn.optim.SGD(bpnn.nn.Linear(2, 1).parameters(), lr=1.0)
-    >>> sched = bpnn.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)
-    >>> for loss in [1.0, 1.0, 1.0]:
-    ...     sched.step(loss)
-    >>> sched.get_last_lr()
-    [0.5]
-    """
-
-    def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr=0, eps: float = 1e-8):
-        if not factor < 1.0:
-            raise ValueError(f"factor must be < 1.0 (it multiplies the lr), got {factor!r}")
-        _check_optimizer(optimizer)
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        self.optimizer = optimizer
-        self.factor = factor
-        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
-        self.min_lrs = _per_group("min_lr", optimizer, min_lr)
-        self.patience = patience
-        self.cooldown = cooldown
-        self.eps = eps
-        self.mode = mode
-        self.threshold = threshold
-        self.threshold_mode = threshold_mode
-        self.mode_worse = math.inf if mode == "min" else -math.inf
-        self.last_epoch = 0
-        self._last_lr = self._current_lrs()
-        self._reset()
-
-    def _reset(self) -> None:
-        self.best = self.mode_worse
-        self.cooldown_counter = 0
-        self.num_bad_epochs = 0
-
-    @property
-    def in_cooldown(self) -> bool:
-        return self.cooldown_counter > 0
-
-    def is_better(self, current: float, best: float) -> bool:
-        """Whether ``current`` improves on ``best`` by more than the threshold."""
-        if self.mode == "min":
-            if self.threshold_mode == "rel":
-                return current < best * (1.0 - self.threshold)
-            return current < best - self.threshold
-        if self.threshold_mode == "rel":
-            return current > best * (self.threshold + 1.0)
-        return current > best + self.threshold
-
-    def step(self, metrics, epoch: int | None = None) -> None:
-        """Record this epoch's ``metrics`` value and reduce the lr if it has plateaued."""
-        current = float(metrics)
-        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
-        if self.is_better(current, self.best):
-            self.best = current
-            self.num_bad_epochs = 0
-        else:
-            self.num_bad_epochs += 1
-        if self.in_cooldown:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0  # bad epochs during cooldown do not count
-        if self.num_bad_epochs > self.patience:
-            self._reduce_lr()
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
-        self._last_lr = self._current_lrs()
-
-    def _reduce_lr(self) -> None:
-        groups = self.optimizer.param_groups
-        if len(groups) != len(self.min_lrs):
-            if self.default_min_lr is None:
-                raise RuntimeError(f"the optimizer has {len(groups)} parameter groups but "
-                                   f"min_lr gave {len(self.min_lrs)} values")
-            self.min_lrs = [self.default_min_lr] * len(groups)
-        for group, min_lr in zip(groups, self.min_lrs, strict=True):
-            old_lr = float(group["lr"])
-            new_lr = max(old_lr * self.factor, min_lr)
-            if old_lr - new_lr > self.eps:
-                group["lr"] = new_lr
-
-
-__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "LinearLR", "OneCycleLR", "ReduceLROnPlateau"]

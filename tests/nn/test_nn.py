@@ -22,6 +22,7 @@ MODULES = [
     ("elu", lambda: nn.ELU(0.5), lambda T: T.nn.ELU(0.5)),
     ("sigmoid", lambda: nn.Sigmoid(), lambda T: T.nn.Sigmoid()),
     ("tanh", lambda: nn.Tanh(), lambda T: T.nn.Tanh()),
+    ("gelu_tanh", lambda: nn.GELU("tanh"), lambda T: T.nn.GELU(approximate="tanh")),
     ("softmax", lambda: nn.Softmax(dim=1), lambda T: T.nn.Softmax(dim=1)),
     ("logsoftmax", lambda: nn.LogSoftmax(dim=1), lambda T: T.nn.LogSoftmax(dim=1)),
     ("flatten", lambda: nn.Flatten(), lambda T: T.nn.Flatten()),
@@ -29,17 +30,34 @@ MODULES = [
 ]
 
 
-@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
-@pytest.mark.parametrize("name,ours,theirs", MODULES, ids=[m[0] for m in MODULES])
-def test_stateless_modules_match_torch(torch, rng, dtype, tol, name, ours, theirs):
-    x = rng.standard_normal((4, 6)).astype(dtype)
+def _compare_module(torch, ours, theirs, x, rng, tol):
+    """Output and input gradient of a stateless module against torch's on the same input."""
     a, b = bpnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, ref = ours()(a), theirs(torch)(b)
+    out, ref = ours(a), theirs(b)
     np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
-    g = rng.standard_normal(out.shape).astype(dtype)
+    g = rng.standard_normal(out.shape).astype(x.dtype)
     out.backward(g)
     ref.backward(torch.tensor(g))
     np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=tol, atol=tol)
+    return out
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
+@pytest.mark.parametrize("name", sorted(nn.registered_activations()))
+def test_every_registered_activation_matches_torch_with_defaults(torch, rng, dtype, tol, name):
+    """A new activation is checked here without a new row: torch.nn's class of the same name."""
+    layer = nn.registered_activations()[name]()
+    reference = getattr(torch.nn, type(layer).__name__)()
+    out = _compare_module(torch, layer, reference, rng.standard_normal((4, 6)).astype(dtype) * 3,
+                          rng, tol)
+    assert out.dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
+@pytest.mark.parametrize("name,ours,theirs", MODULES, ids=[m[0] for m in MODULES])
+def test_stateless_modules_match_torch(torch, rng, dtype, tol, name, ours, theirs):
+    _compare_module(torch, ours(), theirs(torch), rng.standard_normal((4, 6)).astype(dtype), rng,
+                    tol)
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
@@ -277,3 +295,30 @@ def test_architecture_round_trips_through_the_registry():
     assert rebuilt[0].weight_regularizer.l2 == 0.1
     with pytest.raises(KeyError, match="unknown layer 'Mystery'"):
         nn.module_from_config({"class": "Mystery", "config": {}})
+
+
+def test_evaluating_switches_to_eval_and_restores_the_mode_after_an_error():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    with pytest.raises(RuntimeError, match="inside"):
+        with net.evaluating():
+            assert not net.training and not net[1].training
+            raise RuntimeError("inside")
+    assert net.training and net[1].training
+    net.eval()
+    with net.evaluating():
+        pass
+    assert not net.training
+
+
+@pytest.mark.parametrize("name,cls", [("mse", "MSELoss"), ("MAE", "L1Loss"),
+                                      ("sparse_categorical_crossentropy", "CrossEntropyLoss"),
+                                      ("bce_with_logits", "BCEWithLogitsLoss")])
+def test_loss_names(name, cls):
+    assert type(nn.loss.get(name)).__name__ == cls
+    loss = nn.HuberLoss(delta=0.5)
+    assert nn.loss.get(loss) is loss
+
+
+def test_unknown_loss_lists_the_names():
+    with pytest.raises(ValueError, match="unknown loss 'hinge'; .* one of: bce, bce_with_logits"):
+        nn.loss.get("hinge")

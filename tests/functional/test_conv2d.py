@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from conv_oracle import FAST, compare
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import FAST, compare
 
 import bpnn
 import bpnn.functional.conv as conv_module

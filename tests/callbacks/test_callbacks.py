@@ -70,6 +70,7 @@ def fake_io(monkeypatch):
     module.save = lambda obj, path: saved.append((obj, path))
     monkeypatch.setitem(sys.modules, "bpnn.io", module)
     monkeypatch.setattr(bpnn, "io", module)
+    monkeypatch.setattr(bpnn.callbacks.model_checkpoint, "io", module)
     return saved
 
 
@@ -100,17 +101,24 @@ def test_model_checkpoint_writes_a_loadable_model(blobs, tmp_path):
     assert loaded.callback_states["ModelCheckpoint"]["best"] == model.history.history["loss"][-1]
 
 
+def _torch_epoch_rates(torch, make_scheduler, epochs):
+    """The rate torch's SGD uses in each epoch under a scheduler stepped after each epoch."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = make_scheduler(opt)
+    rates = []
+    for _ in range(epochs):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return rates
+
+
 def test_learning_rate_scheduler_function_equals_torch_multiplicative_lr(blobs, torch):
     model = make_model(optimizer="sgd", lr=0.1)
     schedule = LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr * 0.5)
     history = _fit(model, blobs, [schedule], epochs=5)
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    sched = torch.optim.lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.5)
-    expected = []
-    for _ in range(5):
-        expected.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
+    expected = _torch_epoch_rates(
+        torch, lambda opt: torch.optim.lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.5), 5)
     np.testing.assert_allclose(history.history["lr"], expected, rtol=1e-12)
 
 
@@ -119,32 +127,33 @@ def test_learning_rate_scheduler_object_equals_torch_and_is_saved(blobs, torch):
     step_lr = bpnn.optim.lr_scheduler.StepLR(model.optimizer, step_size=2, gamma=0.3)
     callback = LearningRateScheduler(step_lr)
     history = _fit(model, blobs, [callback], epochs=5)
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.3)
-    expected = []
-    for _ in range(5):
-        expected.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
+    expected = _torch_epoch_rates(
+        torch, lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.3), 5)
     np.testing.assert_allclose(history.history["lr"], expected, rtol=1e-12)
     meta, _ = model.to_checkpoint()
     assert meta["callbacks"]["LearningRateScheduler"]["scheduler"]["last_epoch"] == 5
 
 
-def test_reduce_lr_on_plateau_equals_torch(blobs, torch):
-    scores = [1.0, 0.9, 0.95, 0.96, 0.97, 0.8, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9]
+def _plateau_rates(blobs, torch, scores, keras_options, torch_options):
+    """The callback's logged rates and torch's scheduler's on the same scripted scores."""
     model = make_model(optimizer="sgd", lr=0.1)
     plateau = ReduceLROnPlateau(monitor="score", factor=0.5, patience=2, min_delta=0.01,
-                                min_lr=0.02)
+                                **keras_options)
     history = _fit(model, blobs, [Scripted("score", scores), plateau], epochs=len(scores))
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, factor=0.5, patience=1, threshold=0.01, threshold_mode="abs", min_lr=0.02)
+        opt, factor=0.5, patience=1, threshold=0.01, threshold_mode="abs", **torch_options)
     expected = []
     for score in scores:  # the logs hold the rate used during each epoch
         expected.append(opt.param_groups[0]["lr"])
         sched.step(score)
-    np.testing.assert_allclose(history.history["lr"], expected, rtol=1e-12)
+    return history.history["lr"], expected
+
+
+def test_reduce_lr_on_plateau_equals_torch(blobs, torch):
+    scores = [1.0, 0.9, 0.95, 0.96, 0.97, 0.8, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9]
+    rates, expected = _plateau_rates(blobs, torch, scores, {"min_lr": 0.02}, {"min_lr": 0.02})
+    np.testing.assert_allclose(rates, expected, rtol=1e-12)
     assert min(expected) == 0.02 and expected[3] == 0.1 and expected[4] == 0.05
 
 
@@ -291,3 +300,12 @@ def test_two_callbacks_of_one_class_keep_their_own_state_on_resume(blobs):
     _fit(model, blobs, [Scripted("score", loss_scores), Scripted("other", other_scores), first,
                         second], epochs=4, initial_epoch=3)
     assert (first.best, first.wait) == (1.0, 2) and (second.best, second.wait) == (3.0, 1)
+
+
+def test_reduce_lr_on_plateau_cooldown_is_keras_one_more_than_torchs(blobs, torch):
+    # Keras counts the last cooldown epoch, torch does not: cooldown=2 here is torch's 1.
+    scores = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    rates, expected = _plateau_rates(blobs, torch, scores, {"cooldown": 2}, {"cooldown": 1})
+    np.testing.assert_allclose(rates, expected, rtol=1e-12)
+    # Keras' rule by hand: reductions after epochs 3 and 6 (0-based 2 and 5), then 0.5 is new
+    assert expected[:7] == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]

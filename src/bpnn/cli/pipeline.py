@@ -1,0 +1,270 @@
+"""What ``bpnn train`` does, step by step: clean, split, preprocess, fit, evaluate, report.
+
+:func:`train_model` chains the steps; each step is a short function that a test (or another
+command) can call on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+
+import bpnn
+from bpnn import nn, optim
+from bpnn.callbacks import EarlyStopping
+from bpnn.cli import report, toolkit
+from bpnn.cli.errors import CLIError, DataError
+from bpnn.cli.model_folder import ModelFolder, write_model_folder
+from bpnn.cli.tabular import (
+    TabularPreprocessor,
+    find_empty_columns,
+    find_id_columns,
+    infer_task,
+    read_csv,
+    require_column,
+)
+from bpnn.preprocessing import train_test_split
+
+# Chosen on the phone-price table (2,000 rows, nearly linearly separable; a converged linear
+# model reaches about 0.97): one tanh layer of 64 with dropout and weight decay, stopped early on
+# the validation loss with the best weights restored, gives 0.9575-0.97 test accuracy over seeds
+# 0-4, where a wider ReLU 64-32 stack without weight decay overfits to 0.91-0.94.
+DEFAULTS = SimpleNamespace(
+    hidden=[64], activation="tanh", dropout=0.2, optimizer="adam", lr=3e-3,
+    weight_decay=3e-3, epochs=200, batch_size=32, val_split=0.2, test_split=0.2,
+    early_stopping=20, seed=0,
+)
+
+
+
+# ---------------------------------------------------------------------------- network
+def build_network(n_inputs: int, n_outputs: int, hidden, activation: str, dropout: float):
+    """``Linear -> activation -> Dropout`` per hidden width, then a linear output layer."""
+    layers, width = [], n_inputs
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.registered_activations()[activation]()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = size
+    layers.append(nn.Linear(width, n_outputs))
+    return nn.Sequential(*layers)
+
+
+def describe_network(network) -> str:
+    """One line such as ``Linear(20->64) -> Tanh -> Dropout(0.2) -> Linear(64->4)``."""
+    parts = []
+    for layer in network:
+        if isinstance(layer, nn.Linear):
+            parts.append(f"Linear({layer.in_features}->{layer.out_features})")
+        elif isinstance(layer, nn.Dropout):
+            parts.append(f"Dropout({layer.p:g})")
+        else:
+            parts.append(type(layer).__name__)
+    return " -> ".join(parts)
+
+
+def make_optimizer(name: str, parameters, lr: float, weight_decay: float):
+    """The optimizer called ``name``, or CLIError if unknown or it takes no weight decay."""
+    try:
+        cls = optim.get_optimizer_class(name)
+    except (KeyError, ValueError) as error:
+        raise CLIError(str(error).strip("'\"")) from None
+    options = {"lr": lr}
+    if weight_decay:
+        if "weight_decay" not in cls([parameters[0]], lr=lr).defaults:
+            raise CLIError(f"optimizer {name!r} takes no weight decay")
+        options["weight_decay"] = weight_decay
+    return optim.get(name, parameters, **options)
+
+
+def fit_model(model, train, validation, *, epochs: int, batch_size: int, patience: int,
+              verbose: bool) -> tuple:
+    """``Model.fit`` with early stopping on the validation loss (best weights restored).
+
+    Returns ``(history dict, best epoch (1-based) or None, stopped early)``.
+    """
+    callbacks = []
+    if patience and validation is not None:
+        callbacks.append(EarlyStopping("val_loss", patience=patience,
+                                       restore_best_weights=True))
+    history = model.fit(*train, batch_size=batch_size, epochs=epochs,
+                        validation_data=validation, callbacks=callbacks,
+                        verbose="auto" if verbose else 0)
+    logs = {key: values for key, values in history.history.items() if key != "lr"}
+    if not callbacks:
+        return logs, None, False
+    stop = callbacks[0]
+    return logs, stop.best_epoch + 1, stop.stopped_epoch > 0
+
+
+# ---------------------------------------------------------------------------- steps
+def check_options(args) -> None:
+    """Refuse split fractions and hyper-parameters that cannot work, before any reading."""
+    if args.test_split + args.val_split * (1 - args.test_split) >= 0.95:
+        raise CLIError("--test-split and --val-split leave less than 5% of the rows for "
+                       "training")
+    if args.lr != toolkit.AUTO and args.lr <= 0:
+        raise CLIError(f"--lr must be positive, got {args.lr:g}")
+    if args.weight_decay < 0:
+        raise CLIError(f"--weight-decay must be non-negative, got {args.weight_decay:g}")
+
+
+def read_training_table(args, data: str):
+    """Read ``data``, drop rows without a target; return ``(frame, task, reason, id columns)``."""
+    frame = read_csv(data)
+    require_column(frame, args.target, data)
+    empty = [name for name in find_empty_columns(frame) if name != args.target]
+    if empty:
+        raise DataError(f"column(s) {', '.join(map(repr, empty))} in {data} have no values at "
+                        "all; remove them or fill them in")
+    missing_target = frame[args.target].isna()
+    if missing_target.all():
+        raise DataError(f"the target {args.target!r} in {data} has no values")
+    if missing_target.any():
+        warnings.warn(f"dropping {int(missing_target.sum())} row(s) whose target "
+                      f"{args.target!r} is missing", stacklevel=3)
+        frame = frame[~missing_target].reset_index(drop=True)
+    task, task_reason = infer_task(frame[args.target], args.task, args.target)
+    ids = find_id_columns(frame, exclude=(args.target,))
+    if ids:
+        warnings.warn(f"dropping column(s) {', '.join(map(repr, ids))}: a different value in "
+                      "every row (an identifier, not a feature)", stacklevel=3)
+    return frame, task, task_reason, ids
+
+
+def split_rows(labels, n: int, test_split: float, val_split: float, stratify: bool, seed: int):
+    """Row indices for train, validation and test (stratified by class when asked)."""
+    rng = np.random.default_rng(seed)
+    rest, test = np.arange(n), np.zeros(0, dtype=np.int64)
+    try:
+        if test_split > 0:
+            rest, test = train_test_split(rest, test_size=test_split, random_state=rng,
+                                          stratify=labels if stratify else None)
+        train, validation = rest, np.zeros(0, dtype=np.int64)
+        if val_split > 0:
+            train, validation = train_test_split(
+                rest, test_size=val_split, random_state=rng,
+                stratify=labels[rest] if stratify else None)
+    except ValueError as error:
+        raise DataError(f"cannot split {n} rows into train/validation/test: {error}") from None
+    return np.sort(train), np.sort(validation), np.sort(test)
+
+
+def split_table(args, frame, classification: bool):
+    """``(train, validation, test)`` row indices, warning about single-row classes."""
+    labels = frame[args.target].astype(str).to_numpy()
+    if classification:
+        counts = frame[args.target].astype(str).value_counts()
+        if (counts < 2).any() and (args.test_split or args.val_split):
+            rare = ", ".join(repr(c) for c in counts[counts < 2].index[:5])
+            warnings.warn(f"class(es) {rare} have a single row; they cannot appear in every "
+                          "split", stacklevel=3)
+    return split_rows(labels, len(frame), args.test_split, args.val_split, classification,
+                      args.seed)
+
+
+def held_out_metrics(model, preprocessor, parts: dict, classification: bool):
+    """Metrics on the test split (else validation, else training rows): ``(where, results)``."""
+    evaluated_on = next(name for name in ("test split", "validation split", "training rows")
+                        if parts[name] is not None)
+    x, y = parts[evaluated_on]
+    scores = model.predict(x, batch_size=4096)
+    if classification:
+        return evaluated_on, report.classification_metrics(y, scores, preprocessor.classes_)
+    return evaluated_on, report.regression_metrics(preprocessor.decode_target(y),
+                                                   preprocessor.decode_target(scores))
+
+
+def describe_run(args, data: str, data_name, next_step: str, frame, rows, run) -> dict:
+    """The facts the report and the manifest show about a finished training run."""
+    preprocessor, network = run.preprocessor, run.model.network
+    n_numeric = sum(c["kind"] == "numeric" for c in preprocessor.columns_)
+    return {
+        "data": os.path.abspath(data), "data_name": data_name or os.path.basename(data),
+        "rows": len(frame), "columns": frame.shape[1], "target": args.target,
+        "task": run.task, "task_reason": run.task_reason, "seed": args.seed,
+        "split": {"train": len(rows[0]), "validation": len(rows[1]), "test": len(rows[2])},
+        "numeric": n_numeric, "categorical": len(preprocessor.columns_) - n_numeric,
+        "n_features": preprocessor.n_features,
+        "notes": [f"dropped identifier column {name!r}" for name in run.ids]
+        + preprocessor.notes_,
+        "architecture": describe_network(network),
+        "parameters": network.count_parameters(),
+        "loss": type(run.model.loss).__name__,
+        "optimizer": f"{args.optimizer} (lr {args.lr:g}, weight decay "
+                     f"{args.weight_decay:g}), batch size {args.batch_size}",
+        "epochs": args.epochs, "epochs_run": len(run.history["loss"]),
+        "stopping": (f"early stopping, patience {args.early_stopping}, best epoch "
+                     f"{run.best_epoch} restored" if run.best_epoch else "no early stopping")
+        + (", stopped early" if run.stopped else ""),
+        "train_seconds": run.seconds, "evaluated_on": run.evaluated_on, "metrics": run.results,
+        "next_step": next_step,
+    }
+
+
+def train_model(args, data: str, out: str, data_name: str | None = None,
+                next_step: str | None = None) -> dict:
+    """Everything ``bpnn train`` does; returns the facts the report shows."""
+    toolkit.prepare_options(args, DEFAULTS)
+    check_options(args)
+    folder = ModelFolder(out)  # refuse an unwritable --out before any work
+    try:
+        frame, task, task_reason, ids = read_training_table(args, data)
+        classification = task == "classification"
+        toolkit.check_task(args, classification)
+        rows = split_table(args, frame, classification)
+
+        bpnn.manual_seed(args.seed)
+        preprocessor = TabularPreprocessor(args.target, task, drop=ids).fit(
+            frame.iloc[rows[0]], all_labels=frame[args.target])
+        for note in preprocessor.notes_:
+            print(f"bpnn: note: {note}", file=sys.stderr)
+
+        def part(indices):
+            if len(indices) == 0:
+                return None
+            subset = frame.iloc[indices]
+            return (preprocessor.transform(subset, data),
+                    preprocessor.encode_target(subset[args.target], data))
+
+        parts = dict(zip(("training rows", "validation split", "test split"), map(part, rows),
+                         strict=True))
+        run = SimpleNamespace(preprocessor=preprocessor, classification=classification,
+                              metric="accuracy" if classification else "r2", task=task,
+                              task_reason=task_reason, ids=ids)
+        network = build_network(preprocessor.n_features,
+                                len(preprocessor.classes_) if classification else 1,
+                                args.hidden, args.activation, args.dropout)
+        loss_fn = nn.CrossEntropyLoss() if classification else nn.MSELoss()
+        optimizer = make_optimizer(args.optimizer, list(network.parameters()),
+                                   toolkit.optimizer_lr(args), args.weight_decay)
+        run.model = bpnn.Model(network, loss_fn, optimizer, metrics=[run.metric])
+        print(f"bpnn: {task} of {args.target!r} ({task_reason}); {len(rows[0])} train, "
+              f"{len(rows[1])} validation, {len(rows[2])} test rows; "
+              f"{preprocessor.n_features} inputs; {describe_network(network)}",
+              file=sys.stderr, flush=True)
+        run.parts = parts
+        run.summary = toolkit.network_summary(run.model, preprocessor.n_features)
+        run.found = toolkit.choose_learning_rate(args, run.model, parts["training rows"],
+                                                 folder.path("lr_find.png"))
+        started = time.perf_counter()
+        run.history, run.best_epoch, run.stopped = fit_model(
+            run.model, parts["training rows"], parts["validation split"], epochs=args.epochs,
+            batch_size=args.batch_size, patience=args.early_stopping, verbose=not args.quiet)
+        run.seconds = time.perf_counter() - started
+        run.evaluated_on, run.results = held_out_metrics(run.model, preprocessor, parts,
+                                                         classification)
+        facts = describe_run(args, data, data_name, next_step or f"Predict with `bpnn predict "
+                             f"{out} DATA.csv -o predictions.csv`.", frame, rows, run)
+        write_model_folder(folder, args, run, facts)
+        folder.commit()
+    except BaseException:
+        folder.discard()
+        raise
+    facts["out"] = folder.out
+    return facts
