@@ -33,9 +33,10 @@ def run_command(handler, args) -> int:
             if distributed.rank() != 0:
                 private = tempfile.mkdtemp(prefix="bpnn-rank-")
                 for name in ("out", "output"):  # the files this rank would write
-                    if getattr(args, name, None):
+                    if hasattr(args, name):  # unset (a default beside the data) too
+                        chosen = getattr(args, name) or "model"
                         setattr(args, name, os.path.join(private, os.path.basename(
-                            os.path.normpath(getattr(args, name)))))
+                            os.path.normpath(chosen))))
                 devnull = stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
                 stack.enter_context(contextlib.redirect_stdout(devnull))
                 stack.enter_context(contextlib.redirect_stderr(devnull))

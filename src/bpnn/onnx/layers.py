@@ -269,3 +269,24 @@ register_converter(nn.LeakyReLU)(_simple("LeakyRelu", alpha=lambda layer: layer.
 register_converter(nn.ELU)(_simple("Elu", alpha=lambda layer: layer.alpha))
 register_converter(nn.Softmax)(_simple("Softmax", axis=lambda layer: layer.dim))
 register_converter(nn.LogSoftmax)(_simple("LogSoftmax", axis=lambda layer: layer.dim))
+
+
+@register_converter(nn.GELU)
+def _gelu(layer, builder, x, shape):
+    # Built from Erf / Tanh rather than opset 20's Gelu, so that opsets 13-19 can carry it:
+    # exact 0.5 x (1 + erf(x / sqrt 2)); "tanh" 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+    def constant(value, hint):
+        return builder.constant(np.asarray(value, dtype=builder.dtype), f"gelu.{hint}")
+
+    if layer.approximate == "tanh":
+        cube = builder.add("Mul", [x, builder.add("Mul", [x, x], "gelu.square")], "gelu.cube")
+        inner = builder.add("Add", [x, builder.add("Mul", [cube, constant(0.044715, "c")],
+                                                   "gelu.scaled_cube")], "gelu.inner")
+        scaled = builder.add("Mul", [inner, constant(np.sqrt(2 / np.pi), "k")], "gelu.arg")
+        curve = builder.add("Tanh", [scaled], "gelu.tanh")
+    else:
+        scaled = builder.add("Mul", [x, constant(1 / np.sqrt(2), "k")], "gelu.arg")
+        curve = builder.add("Erf", [scaled], "gelu.erf")
+    one_plus = builder.add("Add", [curve, constant(1.0, "one")], "gelu.one_plus")
+    half_x = builder.add("Mul", [x, constant(0.5, "half")], "gelu.half_x")
+    return builder.add("Mul", [half_x, one_plus], "gelu")

@@ -121,7 +121,7 @@ class _ShardedLoader:
         distributed.broadcast_rng_state()  # every rank draws rank 0's order for this epoch
         model = self.parallel.model
         loader, callbacks = self.loader, model._callbacks
-        votes = bool(callbacks._before_update)
+        votes = callbacks.guards_updates
         if votes and not hasattr(callbacks, "_local_before_update"):
             # a callback that cancels an update on one rank (TerminateOnNaN) cancels it on all
             callbacks._local_before_update = callbacks.on_before_update

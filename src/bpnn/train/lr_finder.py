@@ -116,16 +116,17 @@ def _check_range(start_lr, end_lr, num_iter):
 def lr_find(model, x, y, start_lr: float = 1e-7, end_lr: float = 10.0, num_iter: int = 100,
             batch_size=None, stop_div: bool = True, sample_weight=None) -> LRFinderResult:
     """Learning-rate range test on ``model`` (see :meth:`bpnn.Model.lr_find`)."""
-    from bpnn.train.model import DEFAULT_BATCH_SIZE, _positive_int
+    from bpnn.train.model import DEFAULT_BATCH_SIZE
+    from bpnn.train.validation import positive_int, prepare
 
     _check_range(start_lr, end_lr, num_iter)
     optimizer = model.optimizer
     if getattr(optimizer, "requires_closure", False):
         raise ValueError(f"lr_find is for mini-batch optimizers with a learning rate; "
                          f"{type(optimizer).__name__} re-evaluates the loss itself (full batch)")
-    batch_size = _positive_int("batch_size", DEFAULT_BATCH_SIZE if batch_size is None
+    batch_size = positive_int("batch_size", DEFAULT_BATCH_SIZE if batch_size is None
                                else batch_size)
-    x, y, weights = model._prepare(x, y, sample_weight)
+    x, y, weights = prepare(model, x, y, sample_weight)
     arrays = (x, y) if weights is None else (x, y, weights)
     loader = DataLoader(arrays, batch_size=batch_size, shuffle=True)
 

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 
 from bpnn import nn
-from bpnn.autograd.tensor import _wrap, no_grad
+from bpnn.autograd.tensor import no_grad, wrap_array
 from bpnn.backend import xp
 
 
@@ -188,7 +188,7 @@ def _record_outputs(network, sample):
     network.eval()
     try:
         with no_grad():
-            network(_wrap(sample))
+            network(wrap_array(sample))
     finally:
         for module in wrapped:
             module.__dict__.pop("forward", None)
