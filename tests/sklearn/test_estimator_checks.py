@@ -1,6 +1,5 @@
 """scikit-learn's own estimator checks over the four bpnn estimators."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from bpnn import nn

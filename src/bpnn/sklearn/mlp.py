@@ -29,6 +29,7 @@ from bpnn.sklearn._base import (
     draw_seed,
     seeded,
 )
+from bpnn.sklearn.losses import ScaledBCEWithLogitsLoss, ScaledMSELoss
 from bpnn.train.model import Model
 
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -42,16 +43,16 @@ _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 class _Convergence(Callback):
     """scikit-learn's per-epoch bookkeeping and stopping rule, as a bpnn callback."""
 
-    def __init__(self, estimator, n_samples: int, loss_scale: float, validation=None):
+    def __init__(self, estimator, n_samples: int, validation=None):
         super().__init__()
-        self.estimator, self.n_samples, self.loss_scale = estimator, n_samples, loss_scale
+        self.estimator, self.n_samples = estimator, n_samples
         self.validation = validation
 
     def on_epoch_end(self, epoch, logs=None):
         est, model = self.estimator, self.model
         est.n_iter_ += 1
         est.t_ += self.n_samples
-        est.loss_ = float(logs["loss"]) * self.loss_scale
+        est.loss_ = float(logs["loss"])
         est.loss_curve_.append(est.loss_)
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
@@ -182,23 +183,23 @@ class _MLPBase(_NeuralNetBase):
 
     # ---------------------------------------------------------------- building
     def _loss_and_head(self, n_outputs: int):
-        """(loss, output layer after the last Linear or None, out_activation_, scale).
+        """(loss, output layer after the last Linear or None, out_activation_).
 
-        ``scale`` turns bpnn's loss into scikit-learn's (half the MSE for regression, summed
-        over labels for multilabel), so ``loss_`` and ``tol`` mean what they mean there.
+        The losses are scikit-learn's (see :mod:`bpnn.sklearn.losses`), so the gradient
+        steps, ``loss_`` and ``tol`` mean what they mean there.
         """
         raise NotImplementedError
 
     def _build_model(self, n_features: int, n_outputs: int, n_batch: int) -> Model:
-        loss, head, self.out_activation_, self._loss_scale = self._loss_and_head(n_outputs)
+        loss, head, self.out_activation_ = self._loss_and_head(n_outputs)
         self.output_is_probability_ = head is not None
         # scikit-learn adds alpha / 2 * ||W||^2 / batch size to its loss; adamw decays instead.
-        l2 = 0.0 if self.solver == "adamw" else self.alpha / (2.0 * n_batch * self._loss_scale)
+        l2 = 0.0 if self.solver == "adamw" else self.alpha / (2.0 * n_batch)
         penalty = regularizers.l2(l2) if l2 > 0 else None
         factor = 2.0 if self.activation == "logistic" else 6.0
         sizes = [n_features, *self._hidden_sizes()]
         layers = []
-        for fan_in, fan_out in zip(sizes, sizes[1:]):
+        for fan_in, fan_out in zip(sizes, sizes[1:], strict=False):
             layers.append(nn.Linear(fan_in, fan_out, weight_regularizer=penalty))
             if self.batch_norm:
                 layers.append(nn.BatchNorm1d(fan_out))
@@ -290,7 +291,7 @@ class _MLPBase(_NeuralNetBase):
             if not early_stopping and self.best_loss_ is None:
                 self.best_loss_ = np.inf
             self._converged, self._best_weights = False, None
-            callback = _Convergence(self, n_samples, self._loss_scale, validation)
+            callback = _Convergence(self, n_samples, validation)
             self.model_.fit(X.astype(self.model_.dtype, copy=False), targets,
                             batch_size=batch_size, epochs=1 if incremental else self.max_iter,
                             shuffle=bool(self.shuffle), sample_weight=sample_weight,
@@ -474,10 +475,10 @@ class MLPClassifier(_ClassifierPart, ClassifierMixin, _MLPBase):
         if self.solver == "lm":
             head = nn.Softmax() if n_outputs > 1 and not self.multilabel_ else nn.Sigmoid()
             activation = "softmax" if isinstance(head, nn.Softmax) else "logistic"
-            return nn.MSELoss(), head, activation, 1.0
+            return nn.MSELoss(), head, activation
         if n_outputs > 1 and not self.multilabel_:
-            return nn.CrossEntropyLoss(), None, "softmax", 1.0
-        return nn.BCEWithLogitsLoss(), None, "logistic", float(n_outputs)
+            return nn.CrossEntropyLoss(), None, "softmax"
+        return ScaledBCEWithLogitsLoss(scale=n_outputs), None, "logistic"
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X``, ``y``, continuing from the current weights and optimizer.
@@ -513,7 +514,10 @@ class MLPRegressor(_RegressorPart, RegressorMixin, _MLPBase):
     """Multi-layer perceptron regressor trained by bpnn; a drop-in for scikit-learn's.
     """
 
-    __doc__ += _SHARED_DOC + """
+    __doc__ += _SHARED_DOC.replace("    ----------\n", """    ----------
+    loss : {"squared_error"}, default "squared_error"
+        First, as in scikit-learn's signature.
+""", 1) + """
     Example
     -------
     >>> from sklearn.datasets import make_regression
@@ -525,6 +529,30 @@ class MLPRegressor(_RegressorPart, RegressorMixin, _MLPBase):
     True
     """
 
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 dropout=0.0, batch_norm=False, restore_best_weights=True, dtype=None):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, dropout=dropout,
+            batch_norm=batch_norm, restore_best_weights=restore_best_weights, dtype=dtype)
+        self.loss = loss
+
+    def _check_params(self) -> None:
+        if self.loss != "squared_error":
+            raise ValueError(f"loss must be 'squared_error' (the one bpnn implements), got "
+                             f"{self.loss!r}")
+        super()._check_params()
+
     def _targets(self, y, refit: bool, classes=None):
         y = np.asarray(y)
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -534,7 +562,7 @@ class MLPRegressor(_RegressorPart, RegressorMixin, _MLPBase):
         return y, targets
 
     def _loss_and_head(self, n_outputs: int):
-        return nn.MSELoss(), None, "identity", 0.5
+        return ScaledMSELoss(scale=n_outputs / 2.0), None, "identity"
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X``, ``y``, continuing from the current weights and optimizer.
