@@ -40,7 +40,7 @@ def load(path):
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = bpnn.sklearn.MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, y)
     >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "iris.bpnn"))
-    >>> (bpnn.sklearn.load(path).predict(X) == clf.predict(X)).all()
+    >>> bool((bpnn.sklearn.load(path).predict(X) == clf.predict(X)).all())
     True
     """
     estimator = io.load(path)
