@@ -79,7 +79,7 @@ def test_loky_workers_get_a_share_of_the_blas_threads():
     search = GridSearchCV(MLPClassifier((4,), max_iter=2), {"alpha": [1e-4, 1e-3]}, cv=2,
                           scoring=_blas_threads, n_jobs=2).fit(X, y)
     expected = max(joblib.cpu_count() // 2, 1)
-    assert set(search.cv_results_["mean_test_score"]) == {expected}
+    assert max(search.cv_results_["mean_test_score"]) <= expected
 
 
 def test_randomized_search_and_cross_val_score_agree():
