@@ -17,6 +17,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 import bpnn
 from bpnn.sklearn import MLPClassifier, MLPRegressor
 
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 @pytest.fixture(scope="module")
 def iris():
