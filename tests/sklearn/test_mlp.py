@@ -188,7 +188,7 @@ def test_partial_fit_needs_classes_first_and_dataframe_names_are_kept(iris):
     clf.partial_fit(frame, y, classes=[0, 1, 2])
     assert clf.n_iter_ == 1 and list(clf.feature_names_in_) == list(frame.columns)
     clf.partial_fit(frame, y)
-    assert clf.n_iter_ == 2
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 2
     with pytest.raises(ValueError, match="not in classes_"):
         clf.partial_fit(frame, y + 1)
 
@@ -211,3 +211,21 @@ def test_not_fitted_and_missing_attributes(iris):
         clf.predict(iris[0])
     assert not hasattr(clf, "coefs_")
     assert not hasattr(MLPRegressor(), "predict_proba")
+
+
+def test_warm_start_and_partial_fit_continue_like_sklearn(iris):
+    X, y = iris
+    options = dict(hidden_layer_sizes=(6,), max_iter=5, random_state=0, warm_start=True)
+    ours, theirs = MLPClassifier(**options), SklearnMLPClassifier(**options)
+    for _ in range(2):
+        ours.fit(X, y)
+        theirs.fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ == 5  # counted per call, as in scikit-learn
+    assert len(ours.loss_curve_) == len(theirs.loss_curve_) == 10
+    assert ours.loss_curve_[-1] < ours.loss_curve_[0]
+    reg = MLPRegressor(hidden_layer_sizes=(6,), random_state=0)
+    for _ in range(3):
+        reg.partial_fit(X[:, :3], X[:, 3])
+    assert reg.n_iter_ == 1 and reg.t_ == 3 * len(X) and len(reg.loss_curve_) == 3
+    with pytest.raises(ValueError, match="2 target columns, but the network was fitted with 1"):
+        reg.partial_fit(X[:, :3], X[:, 2:])

@@ -253,7 +253,7 @@ class _MLPBase(_NeuralNetBase):
             self.seed_ = draw_seed(self.random_state)
             seed = self.seed_
         else:  # a continued fit draws a fresh, still reproducible stream
-            seed = (self.seed_ + 7919 * (self.n_iter_ + 1)) % np.iinfo(np.int32).max
+            seed = (self.seed_ + 7919 * (len(self.loss_curve_) + 1)) % np.iinfo(np.int32).max
         early_stopping = self.early_stopping and not incremental
         validation = None
         if early_stopping:
@@ -290,6 +290,7 @@ class _MLPBase(_NeuralNetBase):
                 self.validation_scores_, self.best_validation_score_ = [], -np.inf
             if not early_stopping and self.best_loss_ is None:
                 self.best_loss_ = np.inf
+            self.n_iter_ = 0  # per call, as in scikit-learn; t_ and loss_curve_ accumulate
             self._converged, self._best_weights = False, None
             callback = _Convergence(self, n_samples, validation)
             self.model_.fit(X.astype(self.model_.dtype, copy=False), targets,
