@@ -47,7 +47,8 @@ PROBLEMS = {
 
 @pytest.mark.parametrize("problem", list(PROBLEMS))
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
-def test_sgd_steps_match_sklearn(problem, activation):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sgd_steps_match_sklearn(problem, activation, weighted):
     """From the same weights, full-batch SGD epochs give scikit-learn's loss_ and weights."""
     X, y = PROBLEMS[problem]()
     X = StandardScaler().fit_transform(X)
@@ -58,13 +59,14 @@ def test_sgd_steps_match_sklearn(problem, activation):
                    learning_rate_init=0.1, random_state=0)
     ours = (MLPRegressor if regression else MLPClassifier)(dtype="float64", **options)
     theirs = (SklearnMLPRegressor if regression else SklearnMLPClassifier)(**options)
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, len(X)) if weighted else None
     partial = {} if regression else {"classes": np.unique(y)}
-    theirs.partial_fit(X, y, **partial)
-    ours.partial_fit(X, y, **partial)
+    theirs.partial_fit(X, y, sample_weight=weights, **partial)
+    ours.partial_fit(X, y, sample_weight=weights, **partial)
     _set_weights(ours, theirs.coefs_, theirs.intercepts_)
     for _ in range(3):
-        theirs.partial_fit(X, y)
-        ours.partial_fit(X, y)
+        theirs.partial_fit(X, y, sample_weight=weights)
+        ours.partial_fit(X, y, sample_weight=weights)
         if problem != "multitarget":  # there scikit-learn's loss_ averages over targets, but
             # its gradient sums over them; bpnn follows the gradient (same steps)
             assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)

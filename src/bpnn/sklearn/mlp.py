@@ -190,11 +190,12 @@ class _MLPBase(_NeuralNetBase):
         """
         raise NotImplementedError
 
-    def _build_model(self, n_features: int, n_outputs: int, n_batch: int) -> Model:
+    def _build_model(self, n_features: int, n_outputs: int, n_batch: int,
+                     weight_scale: float = 1.0) -> Model:
         loss, head, self.out_activation_ = self._loss_and_head(n_outputs)
         self.output_is_probability_ = head is not None
         # scikit-learn adds alpha / 2 * ||W||^2 / batch size to its loss; adamw decays instead.
-        l2 = 0.0 if self.solver == "adamw" else self.alpha / (2.0 * n_batch)
+        l2 = 0.0 if self.solver == "adamw" else self.alpha * weight_scale / (2.0 * n_batch)
         penalty = regularizers.l2(l2) if l2 > 0 else None
         factor = 2.0 if self.activation == "logistic" else 6.0
         sizes = [n_features, *self._hidden_sizes()]
@@ -249,6 +250,13 @@ class _MLPBase(_NeuralNetBase):
         sample_weight = self._sample_weight(X, sample_weight)
         y, targets = self._targets(y, refit=first, classes=classes)
         sample_weight = self._class_sample_weight(y, sample_weight)
+        weight_scale = 1.0
+        if sample_weight is not None and sample_weight.sum() > 0:
+            # scikit-learn divides a batch's weighted loss and its penalty by the batch's weight
+            # sum; bpnn divides by the batch size. Weights rescaled to average 1, with the
+            # penalty scaled alike, give scikit-learn's objective (exactly on a full batch).
+            weight_scale = len(sample_weight) / float(sample_weight.sum())
+            sample_weight = sample_weight * weight_scale
         if first:
             self.seed_ = draw_seed(self.random_state)
             seed = self.seed_
@@ -275,7 +283,8 @@ class _MLPBase(_NeuralNetBase):
         with seeded(seed, self._float_dtype(X)):
             if first:
                 self.n_outputs_ = targets.shape[1] if targets.ndim == 2 else self._n_outputs()
-                self.model_ = self._build_model(X.shape[1], self.n_outputs_, n_batch)
+                self.model_ = self._build_model(X.shape[1], self.n_outputs_, n_batch,
+                                                weight_scale)
                 self.n_iter_, self.t_, self.loss_curve_ = 0, 0, []
                 self._no_improvement_count = 0
                 self.best_loss_ = None if early_stopping else np.inf
