@@ -329,7 +329,9 @@ class _MLPBase(_NeuralNetBase):
         X : array_like of shape (n_samples, n_features)
         y : array_like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array_like of shape (n_samples,), optional
-            Per-sample loss weights.
+            Per-sample loss weights; as in scikit-learn, a batch's loss is their weighted
+            average and the L2 penalty is divided by their sum (rescaled once over the data
+            set, so exactly so for full batches).
 
         Returns
         -------
