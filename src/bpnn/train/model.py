@@ -22,6 +22,7 @@ from bpnn.callbacks.learning_rate_scheduler import get_lr
 from bpnn.data.loader import DataLoader
 from bpnn.preprocessing import stratified_holdout
 from bpnn.train import metrics as metrics_module
+from bpnn.train.load_checks import check_model_meta
 from bpnn.train.progress import make_progress
 
 _LOSSES = {
@@ -795,9 +796,10 @@ class Model:
         network = io.module_from_checkpoint(
             {"architecture": meta["network"], "frozen": meta.get("frozen", [])},
             {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-        loss = nn.module_from_config(meta["loss"])
         saved = meta["optimizer"]
-        state_dict = _restore_arrays(saved["state_dict"], arrays)
+        state_dict = _restore_arrays(saved.get("state_dict"), arrays)
+        check_model_meta(meta, network, state_dict, metrics_module._METRICS)
+        loss = nn.module_from_config(meta["loss"])
         params = list(network.parameters())
         positions = saved["param_positions"]
         groups = [{"params": [params[positions[i]] for i in group["params"]]}
