@@ -23,6 +23,7 @@ from bpnn.data.loader import DataLoader
 from bpnn.preprocessing import stratified_holdout
 from bpnn.train import metrics as metrics_module
 from bpnn.train.load_checks import check_model_meta
+from bpnn.train.nonfinite import class_weight_table, guard_for, refuse_non_finite
 from bpnn.train.progress import make_progress
 
 _LOSSES = {
@@ -375,9 +376,7 @@ class Model:
             raise ValueError(f"{name} must have one row per sample, got a scalar")
         if len(x) == 0:
             raise ValueError(f"{name} is empty (0 samples)")
-        if x.dtype.kind == "f" and not xp.isfinite(x).all():
-            bad = int((~xp.isfinite(x)).any(axis=tuple(range(1, x.ndim))).argmax())
-            raise ValueError(f"{name} contains NaN or infinity (first in sample {bad})")
+        refuse_non_finite(x.astype(self.dtype, copy=False), name, x)
         if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"{name}: expected samples shaped {self.input_shape} (e.g. "
                              f"{self.input_shape[-1]} features), got {tuple(x.shape[1:])}")
@@ -390,8 +389,8 @@ class Model:
         if y.ndim == 0 or len(y) != n:
             raise ValueError(f"x and {name} have different numbers of samples: {n} and "
                              f"{1 if y.ndim == 0 else len(y)}")
-        if y.dtype.kind == "f" and not xp.isfinite(y).all():
-            raise ValueError(f"{name} contains NaN or infinity")
+        refuse_non_finite(y.astype(self.dtype, copy=False) if y.dtype.kind == "f" else y,
+                          name, y)
         out_shape = output_sample.shape[1:]
         if isinstance(self.loss, _CLASS_INDEX_LOSSES) and y.ndim == 1:
             if y.dtype.kind == "f" and not (y == xp.round(y)).all():
@@ -431,12 +430,7 @@ class Model:
                 raise ValueError("class_weight must be a dict {class index: weight}")
             labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else (
                 xp.round(y.reshape(n)).astype(xp.int64))
-            table = xp.ones(int(max(labels.max(), max(class_weight, default=0))) + 1,
-                            dtype=self.dtype)
-            for label, value in class_weight.items():
-                if not isinstance(label, numbers.Integral) or label < 0:
-                    raise ValueError(f"class_weight keys must be class indices, got {label!r}")
-                table[int(label)] = value
+            table = class_weight_table(class_weight, labels, self.dtype)
             per_class = table[labels]
             weights = per_class if weights is None else weights * per_class
         if weights is not None and (not xp.isfinite(weights).all() or (weights < 0).any()):
@@ -491,7 +485,8 @@ class Model:
     def fit(self, x, y, batch_size=None, epochs: int = 1, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, class_weight=None, sample_weight=None,
             callbacks=None, initial_epoch: int = 0, verbose="auto",
-            validation_split_mode: str = "auto", validation_seed: int = 0) -> History:
+            validation_split_mode: str = "auto", validation_seed: int = 0,
+            terminate_on_nan: bool = True) -> History:
         """Train for ``epochs - initial_epoch`` epochs of mini-batch updates.
 
         Parameters
@@ -532,6 +527,10 @@ class Model:
             "tail" keeps Keras' last rows (time series).
         validation_seed : int, default 0
             Seed of the split's own generator (it never touches the global generator).
+        terminate_on_nan : bool, default True
+            Stop at the first batch whose loss or gradient is NaN or infinite, before it is
+            applied, and raise :class:`bpnn.train.nonfinite.TrainingDivergedError`; the
+            weights stay those of the last good batch. False trains on regardless.
 
         Returns
         -------
@@ -543,8 +542,11 @@ class Model:
         ------
         ValueError
             Before any training step, for: x / y length mismatch, NaN or infinity in the
-            inputs, labels outside the output layer's range, a feature count the network does
-            not take, an empty data set, ``batch_size < 1``, bad split fractions or weights.
+            inputs (or values that overflow in the network's dtype), labels outside the output
+            layer's range, a feature count the network does not take, an empty data set,
+            ``batch_size < 1``, bad split fractions or weights.
+        TrainingDivergedError
+            If the loss or a gradient turns non-finite (see ``terminate_on_nan``).
         """
         closure_mode = getattr(self.optimizer, "requires_closure", False)
         if batch_size is not None:
@@ -577,7 +579,9 @@ class Model:
         progress = make_progress(verbose, epochs, len(loader),
                                  "Iteration" if closure_mode and len(loader) == 1 else "Epoch")
         # History first: a checkpoint written at an epoch's end must already hold its logs.
-        listed = [self.history, *callbacks] + ([progress] if progress is not None else [])
+        guard = guard_for(callbacks, terminate_on_nan)
+        listed = [self.history, *callbacks] + ([progress] if progress is not None else []) + (
+            [guard] if guard is not None else [])
         self._callbacks = CallbackList(listed, self)
         self._user_callbacks = callbacks
         self.stop_training, self._update_cancelled = False, False
@@ -607,6 +611,8 @@ class Model:
             self.network.train()
         self._callbacks.on_train_end()
         self.callback_states = self._current_callback_states()
+        if guard is not None:
+            guard.raise_if_tripped()
         return self.history
 
     def _run_epoch(self, loader, closure_mode: bool) -> dict:
