@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shutil
 import sys
 import time
 import warnings
@@ -13,7 +10,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from bpnn.cli.checks import check_model_fits_preprocessing
 from bpnn.cli.errors import CLIError, DataError
+from bpnn.cli.jsonfiles import dumps, read_json, write_json
 from bpnn.cli.tabular import (
     TabularPreprocessor,
     find_empty_columns,
@@ -22,6 +21,7 @@ from bpnn.cli.tabular import (
     read_csv,
     require_column,
 )
+from bpnn.io import AtomicFolder, atomic_write
 
 MANIFEST = "bpnn-model.json"
 MODEL_FILE = "model.bpnn"
@@ -43,8 +43,9 @@ DEFAULTS = SimpleNamespace(
 class _ModelFolder:
     """Build a model folder under a hidden temporary name; rename it into place at the end.
 
-    A failed or interrupted run removes the temporary folder, so ``DIR`` is either the
-    previous model or the complete new one, never half written.
+    The work is :class:`bpnn.io.AtomicFolder`'s: ``DIR`` is either the previous model or the
+    complete new one, concurrent runs commit in turn, and what a killed run left is cleaned
+    by the next one.
     """
 
     def __init__(self, out: str):
@@ -58,34 +59,26 @@ class _ModelFolder:
                                "refusing to replace it (choose another --out)")
         if not os.path.isdir(parent):
             raise CLIError(f"cannot write --out {out}: folder {parent} does not exist")
-        self.temporary = os.path.join(
-            parent, f".{os.path.basename(self.out)}.tmp-{secrets.token_hex(4)}")
         try:
-            os.mkdir(self.temporary)
+            self._folder = AtomicFolder(self.out)
         except OSError as error:
             raise CLIError(f"cannot write --out {out}: {error.strerror or error}") from None
+        self.temporary = self._folder.temporary
 
     def path(self, name: str) -> str:
-        return os.path.join(self.temporary, name)
+        return self._folder.file(name)
 
     def commit(self) -> None:
-        previous = None
-        if os.path.exists(self.out):
-            previous = f"{self.temporary}-previous"
-            os.rename(self.out, previous)
-        os.rename(self.temporary, self.out)
-        if previous:
-            shutil.rmtree(previous, ignore_errors=True)
+        self._folder.commit()
 
     def discard(self) -> None:
-        shutil.rmtree(self.temporary, ignore_errors=True)
+        self._folder.discard()
 
 
 def is_model_folder(path: str) -> bool:
     """Whether ``path`` holds a folder written by ``bpnn train``."""
     try:
-        with open(os.path.join(path, MANIFEST), encoding="utf-8") as handle:
-            return json.load(handle).get("format") == FORMAT
+        return read_json(os.path.join(path, MANIFEST)).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -100,15 +93,16 @@ def load_model_folder(path: str):
     if not is_model_folder(path):
         raise CLIError(f"{path} is not a bpnn model folder (no valid {MANIFEST}; "
                        "create one with bpnn train)")
-    with open(os.path.join(path, MANIFEST), encoding="utf-8") as handle:
-        manifest = json.load(handle)
+    manifest = read_json(os.path.join(path, MANIFEST))
     try:
         model = bpnn.load(os.path.join(path, MODEL_FILE))
         preprocessor = TabularPreprocessor.load(os.path.join(path, PREPROCESSING_FILE))
+        if isinstance(model, bpnn.Model):
+            check_model_fits_preprocessing(model, preprocessor)
     except FileNotFoundError as error:
         raise CLIError(f"model folder {path} is incomplete: {os.path.basename(error.filename)} "
                        "is missing") from None
-    except (bpnn.SerializationError, ValueError, KeyError) as error:
+    except (bpnn.SerializationError, ValueError, KeyError, TypeError, OSError) as error:
         raise CLIError(f"model folder {path} is damaged: {error}") from None
     if not isinstance(model, bpnn.Model):
         raise CLIError(f"model folder {path} is damaged: {MODEL_FILE} holds a "
@@ -327,16 +321,15 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
         preprocessor.save(folder.path(PREPROCESSING_FILE))
         training = {key: value for key, value in vars(args).items()
                     if key not in ("handler", "debug")}
-        with open(folder.path(MANIFEST), "w", encoding="utf-8") as handle:
-            json.dump({"format": FORMAT, "version": 1, "bpnn_version": bpnn.__version__,
-                       "task": task, "target": args.target, "data": facts["data"],
-                       "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       "training": training}, handle, indent=2)
-        with open(folder.path("metrics.json"), "w", encoding="utf-8") as handle:
-            json.dump({"task": task, "evaluated_on": evaluated_on, "test": results,
-                       "best_epoch": best_epoch, "epochs_run": len(history["loss"]),
-                       "train_seconds": round(seconds, 3), "split": facts["split"]},
-                      handle, indent=2)
+        write_json(folder.path(MANIFEST),
+                   {"format": FORMAT, "version": 1, "bpnn_version": bpnn.__version__,
+                    "task": task, "target": args.target, "data": facts["data"],
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "training": training})
+        write_json(folder.path("metrics.json"),
+                   {"task": task, "evaluated_on": evaluated_on, "test": results,
+                    "best_epoch": best_epoch, "epochs_run": len(history["loss"]),
+                    "train_seconds": round(seconds, 3), "split": facts["split"]})
         report.write_history(folder.path("history.csv"), history)
         report.plot_curves(folder.path("curves.png"), history, metric, best_epoch)
         if classification:
@@ -437,7 +430,7 @@ def evaluate(args) -> int:
 
     results = evaluate_model(args.model, args.data)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(dumps(results))
     else:
         for line in report.summary_lines(results, results["task"]):
             print(line)
@@ -476,15 +469,9 @@ def predict(args) -> int:
     target_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(target_dir):
         raise CLIError(f"cannot write {args.output}: folder {target_dir} does not exist")
-    temporary = os.path.join(target_dir, f".{os.path.basename(args.output)}.tmp-"
-                                         f"{secrets.token_hex(4)}")
     try:
-        predictions.to_csv(temporary, index=False)
-        os.replace(temporary, args.output)
+        atomic_write(args.output, predictions.to_csv(index=False).encode("utf-8"))
     except OSError as error:
         raise CLIError(f"cannot write {args.output}: {error.strerror or error}") from None
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     print(f"wrote {len(predictions)} predictions to {args.output}", file=sys.stderr)
     return 0

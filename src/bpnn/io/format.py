@@ -54,7 +54,7 @@ class SerializationError(ValueError):
 
 
 def parse_json(text, what: str, where: str):
-    """``json.loads`` that refuses NaN / Infinity and over-deep nesting, raising SerializationError."""
+    """``json.loads`` refusing NaN / Infinity and deep nesting; raises SerializationError."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
