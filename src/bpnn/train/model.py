@@ -376,7 +376,7 @@ class Model:
             raise ValueError(f"{name} must have one row per sample, got a scalar")
         if len(x) == 0:
             raise ValueError(f"{name} is empty (0 samples)")
-        refuse_non_finite(x.astype(self.dtype, copy=False), name, x)
+        refuse_non_finite(x, name, self.dtype)
         if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"{name}: expected samples shaped {self.input_shape} (e.g. "
                              f"{self.input_shape[-1]} features), got {tuple(x.shape[1:])}")
@@ -389,8 +389,7 @@ class Model:
         if y.ndim == 0 or len(y) != n:
             raise ValueError(f"x and {name} have different numbers of samples: {n} and "
                              f"{1 if y.ndim == 0 else len(y)}")
-        refuse_non_finite(y.astype(self.dtype, copy=False) if y.dtype.kind == "f" else y,
-                          name, y)
+        refuse_non_finite(y, name, self.dtype)
         out_shape = output_sample.shape[1:]
         if isinstance(self.loss, _CLASS_INDEX_LOSSES) and y.ndim == 1:
             if y.dtype.kind == "f" and not (y == xp.round(y)).all():

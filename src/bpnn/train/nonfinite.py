@@ -8,6 +8,8 @@ batch, and ``fit`` raises :class:`TrainingDivergedError` naming the epoch and ba
 
 from __future__ import annotations
 
+import math
+
 from bpnn.backend import xp
 from bpnn.callbacks.terminate_on_nan import TerminateOnNaN
 
@@ -57,26 +59,30 @@ def guard_for(callbacks: list, enabled: bool):
     return DivergenceGuard()
 
 
-def refuse_non_finite(array, name: str, original=None) -> None:
-    """Raise ValueError naming the first sample (and column) of ``array`` that is not finite.
+def refuse_non_finite(values, name: str, dtype) -> None:
+    """Raise ValueError naming the first sample (and column) that is not finite in ``dtype``.
 
-    ``array`` is the data in the model's dtype; ``original`` the data as given, to say when
-    a finite value overflowed in the conversion (1e300 in float32).
+    ``values`` are the data as given; a finite float64 of 1e300 overflows to infinity in
+    float32, and is refused with that explanation.
     """
-    if array.dtype.kind != "f" or xp.isfinite(array).all():
+    if values.dtype.kind != "f":
         return
-    bad = ~xp.isfinite(array)
+    with xp.errstate(over="ignore"):
+        cast = values.astype(dtype, copy=False)
+    if xp.isfinite(cast).all():
+        return
+    bad = ~xp.isfinite(cast)
     position = tuple(int(i[0]) for i in xp.nonzero(bad))
     sample = position[0] if position else 0
     where = f"first in sample {sample})" + (f" in column {position[1]}" if len(position) == 2
                                              else (f" at {position[1:]}" if len(position) > 2
                                                    else ""))
-    value = original[position] if original is not None and position else array[position]
-    if original is not None and xp.isfinite(value):
+    value = float(values[position])
+    if math.isfinite(value):
         raise ValueError(
-            f"{name} holds {float(value)!r} ({where}, which overflows to infinity in the "
-            f"model's {array.dtype} (scale or clip the inputs)")
-    raise ValueError(f"{name} contains NaN or infinity ({where}: {float(value)!r}")
+            f"{name} holds {value!r} ({where}, which overflows to infinity in the "
+            f"model's {xp.dtype(dtype)} (scale or clip the inputs)")
+    raise ValueError(f"{name} contains NaN or infinity ({where}: {value!r}")
 
 
 def class_weight_table(class_weight: dict, labels, dtype):
