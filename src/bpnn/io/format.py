@@ -67,13 +67,20 @@ def parse_json(text, what: str, where: str):
         raise SerializationError(
             f"{where}: {what} nests {depth} levels deep (at most {MAX_NESTING} allowed)")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as error:
         raise SerializationError(f"{where}: {what} is not valid JSON ({error})") from None
 
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not strict JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 def _nesting_depth(text: str) -> int:
