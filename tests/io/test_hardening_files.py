@@ -207,7 +207,7 @@ def test_a_folder_raises_is_a_directory_error(tmp_path):
         bpnn.io.load_weights(nn.Linear(1, 1), tmp_path)
 
 
-# ---------------------------------------------------------------------------- state that breaks later
+# ---------------------------------------------------------------------- state that broke later
 def _optimizer_edit(change):
     def edit(meta):
         change(meta["optimizer"])
