@@ -17,10 +17,12 @@ goes through :func:`atomic_write` or :class:`AtomicFolder`:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import secrets
 import shutil
+import sys
 
 try:  # POSIX; elsewhere temporaries are cleaned only by the writer that made them
     import fcntl
@@ -172,6 +174,25 @@ def _create_locked(folder: str, base: str, suffix: str, create) -> tuple:
         os.close(fd)
 
 
+def _exchange(first: str, second: str) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    global _RENAMEAT2
+    if _RENAMEAT2 is None:
+        _RENAMEAT2 = False
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError, AttributeError):
+                _RENAMEAT2 = ctypes.CDLL(None, use_errno=True).renameat2
+    if not _RENAMEAT2:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = _RENAMEAT2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second),
+                        rename_exchange)
+    return result == 0
+
+
+_RENAMEAT2 = None
+
+
 def fsync_folder(folder: str) -> None:
     """Make a rename in ``folder`` durable (POSIX; Windows cannot open folders, and needs not)."""
     if os.name != "posix":
@@ -212,10 +233,12 @@ class AtomicFolder:
     -----
     The temporary folder is locked while it is built, so writers killed mid-way leave
     something the next writer recognises and deletes. :meth:`commit` runs under a lock on
-    the parent folder: it parks the previous folder as ``.NAME.<random>.previous``, renames the new
-    one in, then deletes the parked one; a writer killed between the two renames leaves the
-    parked folder, which the next commit restores first. Concurrent commits take turns, so
-    the target always ends as one complete folder.
+    the parent folder. On Linux it swaps the new folder and the old one in one atomic step
+    (``renameat2(RENAME_EXCHANGE)``), so the target is never missing. Elsewhere it parks the
+    previous folder as ``.NAME.<random>.previous``, renames the new one in, then deletes the
+    parked one; a writer killed between the two renames leaves the parked folder, which the
+    next commit restores first. Concurrent commits take turns, so the target always ends as
+    one complete folder.
     """
 
     def __init__(self, path):
@@ -232,6 +255,13 @@ class AtomicFolder:
         """Replace the target with the new folder (serialised with other writers)."""
         with target_lock(self.path):
             self._restore_parked()
+            if os.path.isdir(self.path) and _exchange(self.temporary, self.path):
+                # One atomic step: the target was never missing; the old folder now sits
+                # under our temporary name (unlocked once we let go: stale if we die now).
+                fsync_folder(self._parent)
+                shutil.rmtree(self.temporary, ignore_errors=True)
+                self._release()
+                return self.path
             parked = None
             if os.path.lexists(self.path):
                 parked = os.path.join(
