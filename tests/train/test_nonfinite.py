@@ -77,7 +77,8 @@ def test_divergence_stops_fit_before_the_bad_update():
     assert where is not None
     model = _model(1e6)
     with pytest.raises(TrainingDivergedError,
-                       match=f"training diverged at epoch {where[0] + 1}, batch {where[1]}"):
+                       match=f"training diverged at epoch {where[0] + 1}, batch {where[1]}"), \
+            np.errstate(all="ignore"):
         model.fit(x, y, batch_size=16, epochs=5, shuffle=False, verbose=0)
     weights = model.network[0].weight.data
     assert np.isfinite(weights).all()
@@ -100,7 +101,8 @@ def test_a_user_terminate_on_nan_keeps_keras_behaviour(capsys):
     x, y = _regression()
     model = _model(1e6)
     guard = TerminateOnNaN()
-    model.fit(x * 100, y * 100, batch_size=16, epochs=5, verbose=0, callbacks=[guard])
+    with np.errstate(all="ignore"):
+        model.fit(x * 100, y * 100, batch_size=16, epochs=5, verbose=0, callbacks=[guard])
     assert guard.terminated_at is not None
     assert "TerminateOnNaN" in capsys.readouterr().out
 
@@ -110,7 +112,8 @@ def test_cli_divergence_exits_2(tmp_path, capsys):
 
     x, y = _regression()
     path = tmp_path / "t.csv"
-    lines = ["a,b,c,d,y"] + [",".join(f"{v:.4f}" for v in (*row, t)) for row, t in zip(x, y)]
+    lines = ["a,b,c,d,y"] + [",".join(f"{v:.4f}" for v in (*row, t))
+                             for row, t in zip(x, y, strict=True)]
     path.write_text("\n".join(lines) + "\n")
     code = main(["train", str(path), "--target", "y", "--lr", "1e12", "--optimizer", "sgd",
                  "--epochs", "5", "--quiet", "--out", str(tmp_path / "m")])
