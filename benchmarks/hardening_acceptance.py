@@ -183,7 +183,7 @@ def kills_during_save(kills: int) -> None:
     bpnn.manual_seed(0)
     network = nn.Sequential(nn.Linear(512, 1024), nn.Tanh(), nn.Linear(1024, 512))
     bpnn.save(network, target)
-    reference = open(target, "rb").read()
+    reference = {k: v.copy() for k, v in network.state_dict().items()}
     rng = random.Random(20)
     intact = stale_seen = 0
     for _ in range(kills):
@@ -197,7 +197,8 @@ def kills_during_save(kills: int) -> None:
         time.sleep(rng.uniform(0.0, 0.1))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        intact += open(target, "rb").read() == reference and bpnn.load(target) is not None
+        loaded = bpnn.load(target).state_dict()  # raises if the file were damaged
+        intact += all(np.array_equal(loaded[k], v) for k, v in reference.items())
         stale_seen += bool(_leftovers(folder, "net.bpnn"))
     bpnn.save(network, target)
     print(f"SIGKILL during bpnn.save: {kills} kills; target intact and loadable after "
@@ -262,8 +263,9 @@ def concurrency_stress(seconds: float) -> None:
                             handle.write(marker)
                     writer.commit()
                     commits += 1
-                except Exception:  # noqa: BLE001 - counted
+                except Exception as error:  # noqa: BLE001 - counted, and shown
                     failures += 1
+                    print(f"  process {marker}: {type(error).__name__}: {error}", flush=True)
             print(f"  process {marker}: {commits} commits, {failures} failures", flush=True)
             os._exit(0)
         pids.append(pid)

@@ -166,6 +166,10 @@ def _create_locked(folder: str, base: str, suffix: str, create) -> tuple:
             fd = create(temp)
         except FileExistsError:
             continue
+        except FileNotFoundError:
+            if not os.path.isdir(folder):
+                raise
+            continue  # our new folder was probed and removed before we could open it
         try:
             if _try_lock(fd) and os.stat(temp).st_ino == os.fstat(fd).st_ino:
                 return temp, fd
