@@ -161,8 +161,8 @@ def _build_without_drawing(architecture, where: str) -> Module:
     except KeyError as error:
         message = error.args[0] if error.args else error
         raise SerializationError(f"{where}{message}") from None
-    except (TypeError, ValueError, AttributeError, OverflowError, RecursionError,
-            MemoryError) as error:
+    except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError,
+            MemoryError, SyntaxError) as error:  # SyntaxError: NumPy parsing a dtype string
         raise SerializationError(
             f"{where}cannot rebuild the architecture from the file: {error}"
         ) from None
@@ -240,8 +240,8 @@ def from_checkpoint(kind: str, meta: dict, arrays: dict, where: str = "<checkpoi
     except SerializationError:
         backend.set_rng_state(rng_state)
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError,
-            RecursionError, MemoryError) as error:
+    except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError,
+            RecursionError, MemoryError, SyntaxError) as error:
         backend.set_rng_state(rng_state)
         detail = error.args[0] if isinstance(error, KeyError) and error.args else error
         raise SerializationError(f"{where}: cannot rebuild the {kind}: {detail}") from None

@@ -41,6 +41,10 @@ MODEL_FILES = {
     "deeply_nested_architecture.bpnn": _header(raw_meta=json.dumps(
         {"architecture": json.loads('{"class": "Sequential", "config": {}, "children": {"0": '
                                     * 300 + '{"class": "ReLU", "config": {}}' + "}}" * 300)})),
+    # Found by the acceptance fuzz run: NumPy raises SyntaxError parsing this dtype string.
+    "dtype_string_numpy_cannot_parse.bpnn": _header(
+        {"architecture": {"class": "Linear",
+                          "config": {"in_features": 2, "out_features": 2, "dtype": "f4,("}}}),
     "number_1e400.bpnn": _header(raw_meta='{"architecture": {"class": "Dropout", '
                                           '"config": {"p": 1e400}}}'),
 }
@@ -51,7 +55,7 @@ def main():
         (HERE / name).write_bytes(data)
     # 64 MiB of zeros behind a bad magic number: inflated whole before the check (2.1 GB).
     (HERE / "idx_bad_magic-idx3-ubyte.gz").write_bytes(
-        gzip.compress(b"\x01\x00\x08\x03" + bytes(64 << 20), compresslevel=9))
+        gzip.compress(b"\x01\x00\x08\x03" + bytes(64 << 20), compresslevel=9, mtime=0))
 
 
 if __name__ == "__main__":
