@@ -120,3 +120,14 @@ def test_cli_divergence_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "training diverged" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
+@pytest.mark.parametrize("value, finite", [(1e30, True), (np.inf, False), (-np.inf, False),
+                                           (np.nan, False), (0.5, True)])
+def test_gradient_check_is_exact_when_the_fast_dot_product_overflows(value, finite):
+    from bpnn.train.nonfinite import _all_finite
+
+    grad = np.ones((4, 3), dtype=np.float32)
+    grad[2, 1] = value
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert _all_finite(grad) is finite
