@@ -296,3 +296,41 @@ def test_save_refuses_non_finite_weights(tmp_path):
     with pytest.raises(bpnn.SerializationError, match="'weight' holds 1 NaN or infinite"):
         bpnn.save(net, tmp_path / "inf.bpnn")
     assert list(tmp_path.iterdir()) == []
+
+
+def _early_stopping_file(tmp_path):
+    from bpnn.callbacks import EarlyStopping
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = bpnn.Model(nn.Sequential(nn.Linear(4, 2)), "cross_entropy", "adam")
+    model.fit(x, y, epochs=3, verbose=0, validation_split=0.25,
+              callbacks=[EarlyStopping(patience=5, restore_best_weights=True)])
+    path = tmp_path / "es.bpnn"
+    bpnn.save(model, path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda s: s.update(wait="2"), "'wait'"),
+    (lambda s: s.update(wait=-1), "'wait'"),
+    (lambda s: s.update(best="low"), "'best'"),
+    (lambda s: s.update(best={"__float__": "nan"}), "NaN"),
+    (lambda s: s["best_weights"].pop("0.bias"), "best weights"),
+])
+def test_callback_state_is_checked_at_load(tmp_path, change, match):
+    data = _early_stopping_file(tmp_path)
+
+    def edit(meta):
+        change(meta["callbacks"]["EarlyStopping"])
+    _refused(_write(tmp_path, without_checksum(edit_meta(data, edit))), match)
+
+
+def test_early_stopping_best_weights_of_the_wrong_shape_are_refused(tmp_path):
+    data = _early_stopping_file(tmp_path)
+    header, body = split(without_checksum(data))
+    name = "callbacks.EarlyStopping.best_weights.0.bias"
+    assert header[name]["shape"] == [2]
+    header[name]["shape"] = [1, 2]  # same bytes, another shape
+    _refused(_write(tmp_path, join(header, body)), "does not fit the network")

@@ -12,6 +12,7 @@ import math
 import numbers
 
 from bpnn import io
+from bpnn.backend import xp
 from bpnn.io import SerializationError
 
 
@@ -23,7 +24,7 @@ def _fail(message: str):
     raise SerializationError(f"model checkpoint: {message}")
 
 
-def check_model_meta(meta: dict, network, state_dict, metric_names) -> None:
+def check_model_meta(meta: dict, network, state_dict, callbacks, metric_names) -> None:
     """Refuse a model description that ``fit`` / ``predict`` could not use.
 
     Parameters
@@ -34,6 +35,8 @@ def check_model_meta(meta: dict, network, state_dict, metric_names) -> None:
         The network already rebuilt (and checked) from it.
     state_dict : dict
         The optimizer's state with its arrays restored.
+    callbacks : dict
+        The callbacks' states with their arrays and special floats restored.
     metric_names : container of str
         The names of the metrics this bpnn knows.
 
@@ -60,7 +63,6 @@ def check_model_meta(meta: dict, network, state_dict, metric_names) -> None:
     if not isinstance(history, dict) or not all(isinstance(v, (list, dict))
                                                 for v in history.values()):
         _fail("'history' is malformed")
-    callbacks = meta.get("callbacks", {})
     if not isinstance(callbacks, dict) or not all(isinstance(v, dict)
                                                   for v in callbacks.values()):
         _fail("'callbacks' must map callback names to their states")
@@ -79,10 +81,12 @@ def check_model_meta(meta: dict, network, state_dict, metric_names) -> None:
     io.check_optimizer_state(saved["name"], [params[p] for p in positions],
                              saved["defaults"], state_dict)
     _check_finite_numbers(callbacks, "callback state")
+    for key, state in callbacks.items():
+        _check_callback_state(str(key), state, network)
 
 
 def _check_finite_numbers(value, what: str) -> None:
-    """NaN only where a callback means "no value yet" is allowed as +-inf; never NaN."""
+    """No NaN anywhere (infinity is allowed: a callback's "no best value yet")."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -92,3 +96,49 @@ def _check_finite_numbers(value, what: str) -> None:
             stack.extend(item)
         elif isinstance(item, float) and math.isnan(item):
             _fail(f"{what} holds NaN")
+        elif hasattr(item, "dtype") and item.dtype.kind == "f" and xp.isnan(item).any():
+            _fail(f"{what} holds NaN")
+
+
+def _check_callback_state(key: str, state: dict, network) -> None:
+    """Compare a saved callback state with a fresh callback of that class (when one can be made).
+
+    Counters must be non-negative integers, monitored values numbers, and saved best weights
+    must fit the network exactly (``restore_best_weights`` would copy them in later).
+    """
+    import inspect
+
+    from bpnn import callbacks as callbacks_module
+
+    cls = getattr(callbacks_module, key.split(":")[0], None)
+    if not (inspect.isclass(cls) and issubclass(cls, callbacks_module.Callback)):
+        return
+    try:
+        fresh = cls().state_dict()
+    except TypeError:  # needs arguments (a file name, a schedule): generic checks only
+        return
+    for name, reference in fresh.items():
+        value = state.get(name, reference)
+        if isinstance(reference, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(reference, numbers.Integral):
+            ok = _count(value)
+        elif isinstance(reference, numbers.Real):
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else:
+            ok = True
+        if not ok:
+            _fail(f"callback {key}: {name!r} is {str(value)[:40]}, expected a "
+                  f"{type(reference).__name__}")
+    weights = state.get("best_weights")
+    if weights is not None:
+        expected = network.state_dict()
+        if not isinstance(weights, dict) or set(weights) != set(expected):
+            _fail(f"callback {key}: the saved best weights do not name the network's tensors")
+        for name, target in expected.items():
+            value = weights[name]
+            if (not isinstance(value, xp.ndarray) or value.shape != target.shape
+                    or value.dtype != target.dtype):
+                _fail(f"callback {key}: saved best weight {name!r} does not fit the network")
+            if value.dtype.kind == "f" and not xp.isfinite(value).all():
+                _fail(f"callback {key}: saved best weight {name!r} is not finite")

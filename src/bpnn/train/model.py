@@ -803,7 +803,8 @@ class Model:
             {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
         saved = meta["optimizer"]
         state_dict = _restore_arrays(saved.get("state_dict"), arrays)
-        check_model_meta(meta, network, state_dict, metrics_module._METRICS)
+        callback_states = _restore_arrays(meta.get("callbacks", {}), arrays)
+        check_model_meta(meta, network, state_dict, callback_states, metrics_module._METRICS)
         loss = nn.module_from_config(meta["loss"])
         params = list(network.parameters())
         positions = saved["param_positions"]
@@ -817,7 +818,7 @@ class Model:
         model = cls(network, loss, optimizer, metrics=metric_objects)
         model.epoch = int(meta.get("epoch", 0))
         model.history.load_state_dict(_restore_arrays(meta.get("history", {}), arrays))
-        model.callback_states = _restore_arrays(meta.get("callbacks", {}), arrays)
+        model.callback_states = callback_states
         if meta.get("input_shape") is not None:
             model.input_shape = tuple(meta["input_shape"])
         if meta.get("rng_state") is not None:
