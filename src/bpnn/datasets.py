@@ -7,12 +7,17 @@ says where they were looked for and how to get them.
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from importlib import resources
 
 from bpnn.backend import xp
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT"); big-endian.
+# deflate cannot expand data more than about 1032 times: a header promising more than that
+# is refused before anything is inflated.
+_MAX_GZIP_RATIO = 1100
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -50,30 +55,56 @@ def load_idx(path):
     """
     path = os.fspath(path)
     with open(path, "rb") as handle:
-        raw = handle.read()
-    if raw[:2] == b"\x1f\x8b":
+        compressed = handle.read(2) == b"\x1f\x8b"
+        stored = os.fstat(handle.fileno()).st_size
+        handle.seek(0)
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
+            if compressed:
+                with gzip.GzipFile(fileobj=handle) as stream:
+                    return _read_idx(stream, path, _MAX_GZIP_RATIO * stored + 4096)
+            return _read_idx(handle, path, stored)
+        except (OSError, EOFError, zlib.error) as error:
             raise ValueError(f"{path}: corrupt gzip data ({error})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+
+
+def _read_exactly(stream, count: int) -> bytes:
+    """Up to ``count`` bytes, read in chunks: nothing is allocated beyond what arrives."""
+    chunks, remaining = [], count
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_idx(stream, path: str, limit: int):
+    """Parse an IDX stream, checking the header before reading (or inflating) any data."""
+    head = _read_exactly(stream, 4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
         raise ValueError(f"{path}: not an IDX file (the first two bytes must be zero, "
-                         f"got {raw[:2].hex() or 'nothing'})")
-    type_code, ndim = raw[2], raw[3]
+                         f"got {head[:2].hex() or 'nothing'})")
+    type_code, ndim = head[2], head[3]
     if type_code not in _IDX_DTYPES:
         raise ValueError(f"{path}: unknown IDX data type code 0x{type_code:02x} "
                          f"(known: {', '.join(f'0x{c:02x}' for c in _IDX_DTYPES)})")
-    header_end = 4 + 4 * ndim
-    if len(raw) < header_end:
+    dims = _read_exactly(stream, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(f"{path}: IDX header says {ndim} dimensions but the file ends "
-                         f"after {len(raw)} bytes")
-    shape = tuple(int(d) for d in xp.frombuffer(raw, ">u4", count=ndim, offset=4))
+                         f"after {4 + len(dims)} bytes")
+    shape = tuple(int.from_bytes(dims[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
     dtype = xp.dtype(_IDX_DTYPES[type_code])
-    expected = int(xp.prod(shape, dtype=xp.int64)) * dtype.itemsize
-    if len(raw) - header_end != expected:
+    expected = math.prod(shape) * dtype.itemsize
+    if expected > limit:
         raise ValueError(f"{path}: IDX header announces shape {shape} ({expected} bytes of "
-                         f"data) but the file holds {len(raw) - header_end}")
-    data = xp.frombuffer(raw, dtype, offset=header_end).reshape(shape)
+                         f"data), more than a file of this size can hold")
+    raw = _read_exactly(stream, expected + 1)
+    if len(raw) != expected:
+        held = f"{len(raw)}" if len(raw) <= expected else "more"
+        raise ValueError(f"{path}: IDX header announces shape {shape} ({expected} bytes of "
+                         f"data) but the file holds {held}")
+    data = xp.frombuffer(raw, dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
 

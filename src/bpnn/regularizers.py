@@ -6,6 +6,9 @@ to the training loss (Keras' convention: no factor 1/2).
 
 from __future__ import annotations
 
+import math
+import numbers
+
 
 class Regularizer:
     """``l1 * sum(|w|) + l2 * sum(w^2)``.
@@ -17,8 +20,10 @@ class Regularizer:
     """
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0):
-        if l1 < 0 or l2 < 0:
-            raise ValueError(f"regularization factors must be non-negative, got l1={l1}, l2={l2}")
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+                   and v >= 0 for v in (l1, l2)):
+            raise ValueError(f"regularization factors must be non-negative, finite numbers, "
+                             f"got l1={l1!r}, l2={l2!r}")
         self.l1, self.l2 = float(l1), float(l2)
 
     def __call__(self, weight):

@@ -31,7 +31,8 @@ def parse_whole_file(path):
     assert all(b < 0x80 for b in header_bytes), f"{path}: header is not ASCII"
     header = json.loads(header_bytes.decode("ascii"))
     metadata = header.pop("__metadata__")
-    assert set(metadata) == {"format", "format_version", "kind", "bpnn_version", "meta"}
+    assert set(metadata) == {"format", "format_version", "kind", "bpnn_version", "meta",
+                            "checksum"}
     assert all(isinstance(v, str) for v in metadata.values())
     assert metadata["format"] == "bpnn"
     meta = json.loads(metadata["meta"], parse_constant=_refuse_non_standard)

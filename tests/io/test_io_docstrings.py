@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["bpnn.io", "bpnn.train.ensemble"])
+@pytest.mark.parametrize("name", ["bpnn.io.checkpoint", "bpnn.train.ensemble"])
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -20,7 +20,9 @@ import bpnn
 from bpnn.cli import commands, explain, info
 from bpnn.cli.distributed import run_command
 from bpnn.cli.errors import CLIError
+from bpnn.cli.signals import quiet_broken_pipe, terminate_cleanly
 from bpnn.cli.toolkit import learning_rate
+from bpnn.train.nonfinite import TrainingDivergedError
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -213,8 +215,9 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on bad input (one line on stderr), 1 on an unexpected error,
-        130 when interrupted.
+        0 on success, 2 on bad input or a damaged model folder (one line on stderr), 1 on an
+        unexpected error, 130 when interrupted, 143 on SIGTERM (temporaries removed), 141
+        when the output pipe closed (quietly, as Unix tools do).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -224,15 +227,17 @@ def main(argv=None) -> int:
         return int(exit_.code or 0)
     debug = getattr(args, "debug", False)
     try:
-        with warnings.catch_warnings():  # restores the caller's warning settings afterwards
+        with terminate_cleanly(), warnings.catch_warnings():  # restores the caller's settings
             warnings.simplefilter("always", UserWarning)
             warnings.showwarning = _show_warning
             return int(run_command(args.handler, args) or 0)  # mpirun-aware
-    except CLIError as error:
+    except (CLIError, TrainingDivergedError) as error:
         if debug:
             raise
         print(f"bpnn: error: {error}", file=sys.stderr)
-        return error.exit_code
+        return getattr(error, "exit_code", 2)
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except KeyboardInterrupt:
         if debug:
             raise

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import sys
 import tempfile
 
@@ -13,10 +11,12 @@ import numpy as np
 from bpnn.cli import report
 from bpnn.cli.errors import CLIError
 from bpnn.cli.info import bundled_csv
+from bpnn.cli.jsonfiles import dumps
 from bpnn.cli.model_folder import load_model_folder
 from bpnn.cli.pipeline import DEFAULTS, train_model
 from bpnn.cli.tabular import read_csv, require_column
 from bpnn.functional.activation import softmax_array
+from bpnn.io import atomic_write
 
 __all__ = ["DEFAULTS", "demo", "evaluate", "evaluate_model", "predict", "predict_frame",
            "train", "train_model"]
@@ -96,7 +96,7 @@ def evaluate(args) -> int:
     """Entry point of ``bpnn evaluate``."""
     results = evaluate_model(args.model, args.data)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(dumps(results))
     else:
         for line in report.summary_lines(results, results["task"]):
             print(line)
@@ -134,15 +134,9 @@ def predict(args) -> int:
     target_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(target_dir):
         raise CLIError(f"cannot write {args.output}: folder {target_dir} does not exist")
-    temporary = os.path.join(target_dir, f".{os.path.basename(args.output)}.tmp-"
-                                         f"{secrets.token_hex(4)}")
     try:
-        predictions.to_csv(temporary, index=False)
-        os.replace(temporary, args.output)
+        atomic_write(args.output, predictions.to_csv(index=False).encode("utf-8"))
     except OSError as error:
         raise CLIError(f"cannot write {args.output}: {error.strerror or error}") from None
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     print(f"wrote {len(predictions)} predictions to {args.output}", file=sys.stderr)
     return 0

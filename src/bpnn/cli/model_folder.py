@@ -1,21 +1,23 @@
 """The model folder ``bpnn train`` writes: the model, its preprocessing, a manifest, a report.
 
-The folder is built under a hidden temporary name and renamed into place at the end, so
-``DIR`` is either the previous model or the complete new one, never half written.
+The folder is built under a hidden temporary name and swapped into place at the end by
+:class:`bpnn.io.AtomicFolder`, so ``DIR`` is either the previous model or the complete new one,
+never half written; concurrent runs commit in turn, and what a killed run left is cleaned by
+the next one.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shutil
 import time
 
 import bpnn
 from bpnn.cli import report, toolkit
+from bpnn.cli.checks import check_model_fits_preprocessing
 from bpnn.cli.errors import CLIError
+from bpnn.cli.jsonfiles import read_json, write_json
 from bpnn.cli.tabular import TabularPreprocessor
+from bpnn.io import AtomicFolder
 
 MANIFEST = "bpnn-model.json"
 MODEL_FILE = "model.bpnn"
@@ -26,8 +28,9 @@ FORMAT = "bpnn-cli-model"
 class ModelFolder:
     """Build a model folder under a hidden temporary name; rename it into place at the end.
 
-    A failed or interrupted run removes the temporary folder, so ``DIR`` is either the
-    previous model or the complete new one, never half written.
+    The work is :class:`bpnn.io.AtomicFolder`'s: ``DIR`` is either the previous model or the
+    complete new one, concurrent runs commit in turn, and what a killed run left is cleaned
+    by the next one.
 
     Parameters
     ----------
@@ -47,37 +50,29 @@ class ModelFolder:
                                "refusing to replace it (choose another --out)")
         if not os.path.isdir(parent):
             raise CLIError(f"cannot write --out {out}: folder {parent} does not exist")
-        self.temporary = os.path.join(
-            parent, f".{os.path.basename(self.out)}.tmp-{secrets.token_hex(4)}")
         try:
-            os.mkdir(self.temporary)
+            self._folder = AtomicFolder(self.out)
         except OSError as error:
             raise CLIError(f"cannot write --out {out}: {error.strerror or error}") from None
+        self.temporary = self._folder.temporary
 
     def path(self, name: str) -> str:
         """Where file ``name`` goes inside the (temporary) folder."""
-        return os.path.join(self.temporary, name)
+        return self._folder.file(name)
 
     def commit(self) -> None:
-        """Rename the finished temporary folder over ``out``."""
-        previous = None
-        if os.path.exists(self.out):
-            previous = f"{self.temporary}-previous"
-            os.rename(self.out, previous)
-        os.rename(self.temporary, self.out)
-        if previous:
-            shutil.rmtree(previous, ignore_errors=True)
+        """Swap the finished temporary folder into place at ``out``."""
+        self._folder.commit()
 
     def discard(self) -> None:
         """Remove the temporary folder (after a failure)."""
-        shutil.rmtree(self.temporary, ignore_errors=True)
+        self._folder.discard()
 
 
 def is_model_folder(path: str) -> bool:
     """Whether ``path`` holds a folder written by ``bpnn train``."""
     try:
-        with open(os.path.join(path, MANIFEST), encoding="utf-8") as handle:
-            return json.load(handle).get("format") == FORMAT
+        return read_json(os.path.join(path, MANIFEST)).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -90,15 +85,16 @@ def load_model_folder(path: str):
     if not is_model_folder(path):
         raise CLIError(f"{path} is not a bpnn model folder (no valid {MANIFEST}; "
                        "create one with bpnn train)")
-    with open(os.path.join(path, MANIFEST), encoding="utf-8") as handle:
-        manifest = json.load(handle)
+    manifest = read_json(os.path.join(path, MANIFEST))
     try:
         model = bpnn.load(os.path.join(path, MODEL_FILE))
         preprocessor = TabularPreprocessor.load(os.path.join(path, PREPROCESSING_FILE))
+        if isinstance(model, bpnn.Model):
+            check_model_fits_preprocessing(model, preprocessor)
     except FileNotFoundError as error:
         raise CLIError(f"model folder {path} is incomplete: {os.path.basename(error.filename)} "
                        "is missing") from None
-    except (bpnn.SerializationError, ValueError, KeyError) as error:
+    except (bpnn.SerializationError, ValueError, KeyError, TypeError, OSError) as error:
         raise CLIError(f"model folder {path} is damaged: {error}") from None
     if not isinstance(model, bpnn.Model):
         raise CLIError(f"model folder {path} is damaged: {MODEL_FILE} holds a "
@@ -124,16 +120,16 @@ def write_model_folder(folder: ModelFolder, args, run, facts: dict) -> None:
     run.preprocessor.save(folder.path(PREPROCESSING_FILE))
     training = {key: value for key, value in vars(args).items()
                 if key not in ("handler", "debug")}
-    with open(folder.path(MANIFEST), "w", encoding="utf-8") as handle:
-        json.dump({"format": FORMAT, "version": 1, "bpnn_version": bpnn.__version__,
-                   "task": facts["task"], "target": args.target, "data": facts["data"],
-                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   "training": training}, handle, indent=2)
-    with open(folder.path("metrics.json"), "w", encoding="utf-8") as handle:
-        json.dump({"task": facts["task"], "evaluated_on": facts["evaluated_on"],
-                   "test": run.results, "best_epoch": run.best_epoch,
-                   "epochs_run": facts["epochs_run"], "train_seconds": round(run.seconds, 3),
-                   "split": facts["split"]}, handle, indent=2)
+    write_json(folder.path(MANIFEST),
+               {"format": FORMAT, "version": 1, "bpnn_version": bpnn.__version__,
+                "task": facts["task"], "target": args.target, "data": facts["data"],
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "training": training})
+    write_json(folder.path("metrics.json"),
+               {"task": facts["task"], "evaluated_on": facts["evaluated_on"],
+                "test": run.results, "best_epoch": run.best_epoch,
+                "epochs_run": facts["epochs_run"], "train_seconds": round(run.seconds, 3),
+                "split": facts["split"]})
     report.write_history(folder.path("history.csv"), run.history)
     report.plot_curves(folder.path("curves.png"), run.history, run.metric, run.best_epoch)
     if run.classification:

@@ -11,13 +11,14 @@ labels with their original names kept, or a standardised number). Its state is p
 from __future__ import annotations
 
 import csv
-import json
 import os
 import warnings
 
 import numpy as np
 
+from bpnn.cli.checks import check_frame, check_preprocessing
 from bpnn.cli.errors import DataError, closest_names
+from bpnn.cli.jsonfiles import read_json, write_json
 from bpnn.preprocessing import mean_and_scale
 
 _SNIFF_BYTES = 64 * 1024
@@ -107,6 +108,7 @@ def read_csv(path: str):
     if duplicated:
         raise DataError(f"{path} repeats column name(s): "
                         f"{', '.join(repr(n.rsplit('.', 1)[0]) for n in duplicated)}")
+    check_frame(frame, path)
     return frame
 
 
@@ -457,10 +459,10 @@ class TabularPreprocessor:
         Raises
         ------
         ValueError
-            If ``state`` is not a bpnn tabular preprocessing description.
+            If ``state`` is not a bpnn tabular preprocessing description, or an entry has
+            the wrong type or range.
         """
-        if not isinstance(state, dict) or state.get("format") != "bpnn-tabular":
-            raise ValueError("not a bpnn tabular preprocessing description")
+        check_preprocessing(state)
         prep = cls(state["target"], state["task"], state.get("drop", ()))
         prep.columns_ = state["columns"]
         prep.classes_ = state["classes"]
@@ -470,12 +472,10 @@ class TabularPreprocessor:
         return prep
 
     def save(self, path: str) -> None:
-        """Write :meth:`to_dict` as JSON to ``path``."""
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=2)
+        """Write :meth:`to_dict` as strict JSON to ``path`` (atomically)."""
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str) -> TabularPreprocessor:
         """Read a preprocessor written by :meth:`save`."""
-        with open(path, encoding="utf-8") as handle:
-            return cls.from_dict(json.load(handle))
+        return cls.from_dict(read_json(path))

@@ -12,6 +12,7 @@ from bpnn import backend, io, nn
 from bpnn.backend import xp
 from bpnn.optim import optimizer_config, optimizer_from_config
 from bpnn.train import metrics as metrics_module
+from bpnn.train.load_checks import check_model_meta
 
 
 def extract_arrays(value, prefix: str, arrays: dict):
@@ -127,9 +128,11 @@ def from_checkpoint(model_class, meta: dict, arrays: dict):
     network = io.module_from_checkpoint(
         {"architecture": meta["network"], "frozen": meta.get("frozen", [])},
         {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-    loss = nn.module_from_config(meta["loss"])
     saved = meta["optimizer"]
-    state_dict = restore_arrays(saved["state_dict"], arrays)
+    state_dict = restore_arrays(saved.get("state_dict"), arrays)
+    callback_states = restore_arrays(meta.get("callbacks", {}), arrays)
+    check_model_meta(meta, network, state_dict, callback_states, metrics_module.METRICS)
+    loss = nn.module_from_config(meta["loss"])
     params = list(network.parameters())
     positions = saved["param_positions"]
     groups = [{"params": [params[positions[i]] for i in group["params"]]}
@@ -142,7 +145,7 @@ def from_checkpoint(model_class, meta: dict, arrays: dict):
     model = model_class(network, loss, optimizer, metrics=metric_objects)
     model.epoch = int(meta.get("epoch", 0))
     model.history.load_state_dict(restore_arrays(meta.get("history", {}), arrays))
-    model.callback_states = restore_arrays(meta.get("callbacks", {}), arrays)
+    model.callback_states = callback_states
     if meta.get("input_shape") is not None:
         model.input_shape = tuple(meta["input_shape"])
     if meta.get("rng_state") is not None:

@@ -22,6 +22,7 @@ from bpnn.train import checkpoint, validation
 from bpnn.train import metrics as metrics_module
 from bpnn.train.closure import Closure
 from bpnn.train.data_parallel import data_parallel
+from bpnn.train.nonfinite import guard_for
 from bpnn.train.progress import make_progress
 from bpnn.train.validation import positive_int
 
@@ -244,7 +245,8 @@ class Model:
     def fit(self, x, y, batch_size=None, epochs: int = 1, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, class_weight=None, sample_weight=None,
             callbacks=None, initial_epoch: int = 0, verbose="auto",
-            validation_split_mode: str = "auto", validation_seed: int = 0) -> History:
+            validation_split_mode: str = "auto", validation_seed: int = 0,
+            terminate_on_nan: bool = True) -> History:
         """Train for ``epochs - initial_epoch`` epochs of mini-batch updates.
 
         Parameters
@@ -285,6 +287,10 @@ class Model:
             "tail" keeps Keras' last rows (time series).
         validation_seed : int, default 0
             Seed of the split's own generator (it never touches the global generator).
+        terminate_on_nan : bool, default True
+            Stop at the first batch whose loss or gradient is NaN or infinite, before it is
+            applied, and raise :class:`bpnn.train.nonfinite.TrainingDivergedError`; the
+            weights stay those of the last good batch. False trains on regardless.
 
         Returns
         -------
@@ -296,8 +302,11 @@ class Model:
         ------
         ValueError
             Before any training step, for: x / y length mismatch, NaN or infinity in the
-            inputs, labels outside the output layer's range, a feature count the network does
-            not take, an empty data set, ``batch_size < 1``, bad split fractions or weights.
+            inputs (or values that overflow in the network's dtype), labels outside the output
+            layer's range, a feature count the network does not take, an empty data set,
+            ``batch_size < 1``, bad split fractions or weights.
+        TrainingDivergedError
+            If the loss or a gradient turns non-finite (see ``terminate_on_nan``).
         """
         closure_mode = getattr(self.optimizer, "requires_closure", False)
         if batch_size is not None:
@@ -322,7 +331,9 @@ class Model:
         progress = make_progress(verbose, epochs, len(loader),
                                  "Iteration" if closure_mode and len(loader) == 1 else "Epoch")
         # History first: a checkpoint written at an epoch's end must already hold its logs.
-        listed = [self.history, *callbacks] + ([progress] if progress is not None else [])
+        guard = guard_for(callbacks, terminate_on_nan)
+        listed = [self.history, *callbacks] + ([progress] if progress is not None else []) + (
+            [guard] if guard is not None else [])
         if self._parallel is not None:  # under mpirun: printing and files on rank 0 only
             listed = self._parallel.callbacks(listed, progress)
         self._callbacks = CallbackList(listed, self)
@@ -356,6 +367,8 @@ class Model:
                 self._parallel.restore_optimizer()
         self._callbacks.on_train_end()
         self.callback_states = checkpoint.callback_states(self)
+        if guard is not None:
+            guard.raise_if_tripped()
         return self.history
 
     def _run_epoch(self, loader, closure_mode: bool) -> dict:

@@ -12,6 +12,7 @@ from bpnn import nn
 from bpnn.autograd.tensor import Tensor, no_grad, wrap_array
 from bpnn.backend import xp
 from bpnn.preprocessing import stratified_holdout
+from bpnn.train.nonfinite import class_weight_table, refuse_non_finite
 
 CLASS_INDEX_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss)
 BINARY_LOSSES = (nn.BCELoss, nn.BCEWithLogitsLoss)
@@ -60,9 +61,7 @@ def check_x(model, x, name: str = "x"):
         raise ValueError(f"{name} must have one row per sample, got a scalar")
     if len(x) == 0:
         raise ValueError(f"{name} is empty (0 samples)")
-    if x.dtype.kind == "f" and not xp.isfinite(x).all():
-        bad = int((~xp.isfinite(x)).any(axis=tuple(range(1, x.ndim))).argmax())
-        raise ValueError(f"{name} contains NaN or infinity (first in sample {bad})")
+    refuse_non_finite(x, name, model.dtype)
     if model.input_shape is not None and tuple(x.shape[1:]) != model.input_shape:
         raise ValueError(f"{name}: expected samples shaped {model.input_shape} (e.g. "
                          f"{model.input_shape[-1]} features), got {tuple(x.shape[1:])}")
@@ -77,8 +76,7 @@ def check_y(model, y, output_sample, n: int, name: str = "y"):
     if y.ndim == 0 or len(y) != n:
         raise ValueError(f"x and {name} have different numbers of samples: {n} and "
                          f"{1 if y.ndim == 0 else len(y)}")
-    if y.dtype.kind == "f" and not xp.isfinite(y).all():
-        raise ValueError(f"{name} contains NaN or infinity")
+    refuse_non_finite(y, name, model.dtype)
     out_shape = output_sample.shape[1:]
     if isinstance(model.loss, CLASS_INDEX_LOSSES) and y.ndim == 1:
         if y.dtype.kind == "f" and not (y == xp.round(y)).all():
@@ -120,12 +118,7 @@ def check_weights(model, sample_weight, class_weight, y, n: int):
             raise ValueError("class_weight must be a dict {class index: weight}")
         labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else (
             xp.round(y.reshape(n)).astype(xp.int64))
-        table = xp.ones(int(max(labels.max(), max(class_weight, default=0))) + 1,
-                        dtype=model.dtype)
-        for label, value in class_weight.items():
-            if not isinstance(label, numbers.Integral) or label < 0:
-                raise ValueError(f"class_weight keys must be class indices, got {label!r}")
-            table[int(label)] = value
+        table = class_weight_table(class_weight, labels, model.dtype)
         per_class = table[labels]
         weights = per_class if weights is None else weights * per_class
     if weights is not None and (not xp.isfinite(weights).all() or (weights < 0).any()):
