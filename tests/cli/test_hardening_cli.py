@@ -195,7 +195,9 @@ def test_two_concurrent_trains_with_one_out_end_with_one_complete_model(trained,
 def test_killed_train_leaves_the_previous_folder_and_nothing_after_the_next(trained, tmp_path):
     out = tmp_path / "model"
     command = _train_command(trained[1], out)
-    command[command.index("2")] = "400"  # long enough to be killed while training or writing
+    # Long enough to be killed while training on any machine: no early stopping, many epochs.
+    command[command.index("2")] = "100000"
+    command += ["--early-stopping", "0"]
     import shutil
 
     shutil.copytree(trained[0] / "model", out)  # the previous model, as a finished run left it

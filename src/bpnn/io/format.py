@@ -22,6 +22,7 @@ import re
 import struct
 
 from bpnn.backend import xp
+from bpnn.version import __version__
 
 FORMAT_NAME = "bpnn"
 FORMAT_VERSION = 1
@@ -137,13 +138,7 @@ def _checksum(meta_json: str, tensors) -> str:
 
 
 def _bpnn_version() -> str:
-    # Not ``bpnn.__version__``: importing the package root from here would break the layering.
-    from importlib import metadata
-
-    try:
-        return metadata.version("bpnn")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 def _json_default(value):

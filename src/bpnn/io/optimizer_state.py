@@ -92,6 +92,14 @@ def _check_value(key: str, value, reference, param, where: str) -> None:
         if not xp.isfinite(value).all():
             _fail(where, f"{label} holds NaN or infinity")
         return
+    if isinstance(value, dict):  # a record kept per iteration (trainbr's alpha, beta, ...)
+        if reference is not None and not isinstance(reference, dict):
+            _fail(where, f"{label} is a mapping, expected a {type(reference).__name__}")
+        for item_key, item in value.items():
+            if not isinstance(item_key, str):
+                _fail(where, f"{label} has a key that is not a string: {item_key!r}")
+            _check_value(key, item, None, param, (where, label.split()[-1]))
+        return
     if isinstance(value, list):
         if reference is not None and not isinstance(reference, list):
             _fail(where, f"{label} is a list, expected a {type(reference).__name__}")

@@ -131,7 +131,8 @@ def from_checkpoint(model_class, meta: dict, arrays: dict):
     saved = meta["optimizer"]
     state_dict = restore_arrays(saved.get("state_dict"), arrays)
     callback_states = restore_arrays(meta.get("callbacks", {}), arrays)
-    check_model_meta(meta, network, state_dict, callback_states, metrics_module.METRICS)
+    check_model_meta(meta, network, state_dict, callback_states,
+                     metrics_module.METRICS.classes)
     loss = nn.module_from_config(meta["loss"])
     params = list(network.parameters())
     positions = saved["param_positions"]
