@@ -62,7 +62,7 @@ ALLOCATOR_TUNED = os.environ.get("BPNN_TUNE_MALLOC", "1") != "0" and tune_alloca
 
 _FLOAT_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
 _default_dtype = np.dtype(np.float32)
-_rng = np.random.default_rng()
+_rng = None  # created on first use: numpy.random costs import time that not every user needs
 
 
 def as_float_dtype(dtype) -> np.dtype:
@@ -136,17 +136,20 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def get_rng() -> np.random.Generator:
     """Return the global random generator (seeded by :func:`manual_seed`)."""
+    global _rng
+    if _rng is None:
+        _rng = np.random.default_rng()
     return _rng
 
 
 def get_rng_state() -> dict:
     """Return the global generator's state as a JSON-serialisable dict."""
-    return _rng.bit_generator.state
+    return get_rng().bit_generator.state
 
 
 def set_rng_state(state: dict) -> None:
     """Restore the global generator's state from :func:`get_rng_state`'s dict."""
-    _rng.bit_generator.state = state
+    get_rng().bit_generator.state = state
 
 
 def blas_info() -> dict:

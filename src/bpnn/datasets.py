@@ -6,7 +6,6 @@ says where they were looked for and how to get them.
 
 from __future__ import annotations
 
-import gzip
 import os
 from importlib import resources
 
@@ -53,6 +52,8 @@ def load_idx(path):
         raw = handle.read()
     if raw[:2] == b"\x1f\x8b":
         try:
+            import gzip  # here: not every ``import bpnn`` reads data sets
+
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as error:
             raise ValueError(f"{path}: corrupt gzip data ({error})") from None

@@ -9,8 +9,6 @@ decorator; a new optimizer is one file (plus its import in ``bpnn/optim/__init__
 
 from __future__ import annotations
 
-import inspect
-
 from bpnn.optim.optimizer import Optimizer
 
 #: Lower-case name -> optimizer class.
@@ -166,6 +164,8 @@ def get(name_or_instance, params=None, **kwargs) -> Optimizer:
 
 
 def _construct(cls, params, hyper_parameters: dict) -> Optimizer:
+    import inspect  # here: a module import time that ``import bpnn`` need not pay
+
     accepted = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     unknown = sorted(k for k in hyper_parameters if k not in accepted or k in ("self", "params"))
