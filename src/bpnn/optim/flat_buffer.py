@@ -16,7 +16,7 @@ from bpnn.backend import xp
 
 
 class _Slot:
-    __slots__ = ("param", "dtype", "start", "stop", "shape", "data", "grad")
+    __slots__ = ("param", "dtype", "start", "stop", "shape", "data", "grad", "views", "flat")
 
 
 class FlatBuffers:
@@ -39,7 +39,7 @@ class FlatBuffers:
             if id(p) in self.slots:
                 continue
             slot = _Slot()
-            slot.param, slot.dtype, slot.shape = p, p.data.dtype, p.data.shape
+            slot.param, slot.dtype, slot.shape, slot.views = p, p.data.dtype, p.data.shape, {}
             slot.start = sizes.get(slot.dtype, 0)
             slot.stop = sizes[slot.dtype] = slot.start + int(p.data.size)
             self.slots[id(p)] = slot
@@ -50,8 +50,10 @@ class FlatBuffers:
         self.grad = {dtype: xp.zeros(size, dtype=dtype) for dtype, size in sizes.items()}
         #: dtype -> state name -> 1-D array
         self.state: dict = {dtype: {} for dtype in sizes}
+        self.order = order
         for slot in order:
             p = slot.param
+            slot.flat = self.data[slot.dtype]
             slot.data = self.data[slot.dtype][slot.start:slot.stop].reshape(slot.shape)
             slot.grad = self.grad[slot.dtype][slot.start:slot.stop].reshape(slot.shape)
             xp.copyto(slot.data, p.data)
@@ -62,6 +64,10 @@ class FlatBuffers:
             state = states.get(p)
             if state:
                 self.adopt_state(p, state)
+
+    def current(self) -> bool:
+        """Whether every parameter's ``.data`` is still its view (nobody replaced it)."""
+        return all(slot.param.data is slot.data for slot in self.order)
 
     def fits(self, params) -> bool:
         """Whether every parameter still has the shape and dtype it was laid out with."""
@@ -74,10 +80,17 @@ class FlatBuffers:
 
     def gather(self, p) -> None:
         """Bring a parameter back into its place if the user replaced ``.data`` or ``.grad``."""
+        self.gather_data(p)
+        self.gather_grad(p)
+
+    def gather_data(self, p) -> None:
         slot = self.slots[id(p)]
         if p.data is not slot.data:
             xp.copyto(slot.data, p.data)
             p.data = slot.data
+
+    def gather_grad(self, p) -> None:
+        slot = self.slots[id(p)]
         grad = p.grad
         if grad is not None and grad is not slot.grad:
             if grad.shape != slot.shape:
@@ -89,19 +102,23 @@ class FlatBuffers:
     def adopt_state(self, p, state: dict) -> None:
         """Move the state arrays shaped like ``p`` into the state buffers (views in ``state``)."""
         slot = self.slots[id(p)]
+        views = slot.views
         for name, value in state.items():
-            if isinstance(value, xp.ndarray) and value.shape == slot.shape:
+            if value is not views.get(name) and isinstance(value, xp.ndarray) \
+                    and value.shape == slot.shape:
                 view = self.state_view(slot, name)
-                if value is not view:
-                    xp.copyto(view, value, casting="same_kind")
-                    state[name] = view
+                xp.copyto(view, value, casting="same_kind")
+                state[name] = view
 
     def state_view(self, slot, name: str):
-        buffers = self.state[slot.dtype]
-        flat = buffers.get(name)
-        if flat is None:
-            flat = buffers[name] = xp.zeros_like(self.data[slot.dtype])
-        return flat[slot.start:slot.stop].reshape(slot.shape)
+        view = slot.views.get(name)
+        if view is None:
+            buffers = self.state[slot.dtype]
+            flat = buffers.get(name)
+            if flat is None:
+                flat = buffers[name] = xp.zeros_like(self.data[slot.dtype])
+            view = slot.views[name] = flat[slot.start:slot.stop].reshape(slot.shape)
+        return view
 
     def run_arrays(self, first, last):
         """``(data, grad, state buffers)`` of slots ``first`` to ``last`` as 1-D views."""

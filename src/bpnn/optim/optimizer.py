@@ -14,6 +14,10 @@ from bpnn.autograd.tensor import Tensor, enable_grad
 from bpnn.backend import flush_subnormals, subnormals_flushed, xp
 from bpnn.optim.flat_buffer import FlatBuffers
 
+#: Parameters up to this many elements have their gradients copied into the flat buffer to be
+#: updated together; a larger one whose ``.grad`` is not already there is updated on its own.
+FUSE_COPY_LIMIT = 16384
+
 
 class Optimizer:
     """Base class of every optimizer.
@@ -121,27 +125,35 @@ class Optimizer:
         :class:`bpnn.backend.subnormals_flushed`.
         """
         loss = self._evaluate(closure)
-        buffers = self._layout()
+        buffers = self._buffers
+        if buffers is None or not buffers.current():
+            buffers = self._layout()
+        slots, fuse = buffers.slots, self.fuse_parameters
         with subnormals_flushed() as flushed_by_cpu:
             for group in self.param_groups:
-                run, signature = [], None
+                run, signature, previous = [], None, None
                 for p in group["params"]:
-                    if p.grad is None or not p.requires_grad:
+                    grad = p.grad
+                    if grad is None or not p.requires_grad:
                         self._update_run(run, group, flushed_by_cpu)
                         run = []
                         continue
-                    buffers.gather(p)
+                    slot = slots[id(p)]
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = self.init_state(p, group)
                         buffers.adopt_state(p, state)
-                    key = _signature(state, p.data.shape)
-                    if run and not (key == signature and self.fuse_parameters
-                                    and _adjacent(buffers, run[-1], p)):
+                    # a large gradient not yet in the buffer is cheaper to update where it is
+                    # than to copy there first (measured: benchmarks/optimizer_step.py)
+                    key = (tuple(state), state.get("step")) if fuse and (
+                        slot.stop - slot.start <= FUSE_COPY_LIMIT or grad is slot.grad) else None
+                    if run and not (key is not None and key == signature
+                                    and previous.stop == slot.start
+                                    and previous.flat is slot.flat):
                         self._update_run(run, group, flushed_by_cpu)
                         run = []
                     run.append(p)
-                    signature = key
+                    signature, previous = key, slot
                 self._update_run(run, group, flushed_by_cpu)
         return loss
 
@@ -158,9 +170,16 @@ class Optimizer:
             if flushed_by_cpu is False:
                 _flush_state(state, p.data.shape)
             return
+        template = self.state[run[0]]
+        shared = _scalars(template)
+        if shared and any(_scalars(self.state[p]) != shared for p in run[1:]):
+            for p in run:  # other shared values differ: one parameter at a time
+                self._update_run([p], group, flushed_by_cpu)
+            return
+        for p in run:  # one copy of the gradients buys one pass per operation over the run
+            buffers.gather_grad(p)
         first, last = buffers.slots[id(run[0])], buffers.slots[id(run[-1])]
         data, grad, flat_states = buffers.run_arrays(first, last)
-        template = self.state[run[0]]
         state = {name: (flat_states[name] if _is_element_state(value, first.shape) else value)
                  for name, value in template.items()}
         self.update(data, grad, state, group)
@@ -205,18 +224,23 @@ class Optimizer:
 
     # ------------------------------------------------------------------ flat buffers
     def _layout(self) -> FlatBuffers:
+        """The flat buffers, each parameter's ``.data`` a view into them (laid out if needed)."""
         params = self._all_params()
-        if self._buffers is None or not self._buffers.fits(params):
-            for position, p in enumerate(params):
-                for name, value in self.state.get(p, {}).items():
-                    old = self._buffers.slots.get(id(p)) if self._buffers else None
-                    if old is not None and isinstance(value, xp.ndarray) \
-                            and value.shape == old.shape != p.data.shape:
-                        raise ValueError(
-                            f"parameter {position} changed shape from {old.shape} to "
-                            f"{p.data.shape} after the optimizer created its state '{name}'; "
-                            "build a new optimizer for the new shape")
-            self._buffers = FlatBuffers(params, self.state)
+        buffers = self._buffers
+        if buffers is not None and buffers.fits(params):
+            for p in params:
+                buffers.gather_data(p)
+            return buffers
+        for position, p in enumerate(params):
+            old = buffers.slots.get(id(p)) if buffers is not None else None
+            for name, value in self.state.get(p, {}).items():
+                if old is not None and isinstance(value, xp.ndarray) \
+                        and value.shape == old.shape != p.data.shape:
+                    raise ValueError(
+                        f"parameter {position} changed shape from {old.shape} to "
+                        f"{p.data.shape} after the optimizer created its state '{name}'; "
+                        "build a new optimizer for the new shape")
+        self._buffers = FlatBuffers(params, self.state)
         return self._buffers
 
     def flat_parameters(self) -> dict:
@@ -379,16 +403,10 @@ def _is_element_state(value, shape) -> bool:
     return isinstance(value, xp.ndarray) and value.shape == shape
 
 
-def _signature(state: dict, shape) -> list:
-    """What must agree for parameters to share one update: state names and scalar values."""
-    return [(name, None if _is_element_state(value, shape) else
-             (id(value) if isinstance(value, xp.ndarray) else value))
-            for name, value in sorted(state.items())]
-
-
-def _adjacent(buffers: FlatBuffers, previous, param) -> bool:
-    before, after = buffers.slots[id(previous)], buffers.slots[id(param)]
-    return before.dtype == after.dtype and before.stop == after.start
+def _scalars(state: dict) -> list:
+    """Values besides ``step`` (not arrays) that must agree across a run of fused parameters."""
+    return [(name, value) for name, value in state.items()
+            if name != "step" and not isinstance(value, xp.ndarray)]
 
 
 def _flush_state(state: dict, shape) -> None:
