@@ -317,3 +317,27 @@ def test_a_model_file_saved_before_the_flat_buffers_resumes_bit_identically():
     for position, values in their_state.items():
         for key, value in values.items():
             np.testing.assert_array_equal(state[position][key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_backward_after_zero_grad_and_accumulation_match_torch(torch, set_to_none):
+    x = np.random.default_rng(2).standard_normal((5, 3)).astype(np.float32)
+    net = nn.Linear(3, 2)
+    theirs = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(net.weight.data))
+        theirs.bias.copy_(torch.from_numpy(net.bias.data))
+    ours_opt = bpnn.optim.Adam(net.parameters(), lr=0.1)
+    their_opt = torch.optim.Adam(theirs.parameters(), lr=0.1)
+    for step in range(4):
+        ours_opt.zero_grad(set_to_none=set_to_none)
+        their_opt.zero_grad(set_to_none=set_to_none)
+        for _ in range(2):  # two backward passes accumulate into .grad
+            (net(bpnn.tensor(x * (step + 1))) ** 2).sum().backward()
+            (theirs(torch.from_numpy(x * (step + 1))) ** 2).sum().backward()
+        ours_opt.step()
+        their_opt.step()
+        np.testing.assert_allclose(net.weight.data, theirs.weight.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        np.testing.assert_allclose(net.bias.data, theirs.bias.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
