@@ -6,7 +6,6 @@ says where they were looked for and how to get them.
 
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import zlib
@@ -60,6 +59,8 @@ def load_idx(path):
         handle.seek(0)
         try:
             if compressed:
+                import gzip  # here: not every ``import bpnn`` reads data sets
+
                 with gzip.GzipFile(fileobj=handle) as stream:
                     return _read_idx(stream, path, _MAX_GZIP_RATIO * stored + 4096)
             return _read_idx(handle, path, stored)

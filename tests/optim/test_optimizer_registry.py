@@ -130,3 +130,52 @@ def test_a_step_count_loaded_as_float_or_array_continues_as_int(saved_step):
     optimizer.step()
     assert [s["step"] for s in optimizer.state.values()] == [5, 5]
     assert all(type(s["step"]) is int for s in optimizer.state.values())
+
+
+def test_every_optimizer_file_registers_its_class_by_decorator(monkeypatch):
+    # the registry module names no optimizer: each file registers itself where it is defined
+    for cls in (bpnn.optim.SGD, bpnn.optim.Adam, bpnn.optim.LBFGS, bpnn.optim.Lion):
+        assert not hasattr(registry, cls.__name__)
+        assert bpnn.optim.OPTIMIZERS[cls.__name__.lower()] is cls
+    assert bpnn.optim.OPTIMIZERS["cg"] is bpnn.optim.OPTIMIZERS["conjugate_gradient"]
+    monkeypatch.setattr(registry, "OPTIMIZERS", dict(registry.OPTIMIZERS))
+
+    @bpnn.optim.register_optimizer("halving_sgd")
+    class HalvingSGD(bpnn.optim.SGD):
+        pass
+
+    assert type(bpnn.optim.get("halving_sgd", _params(), lr=0.5)) is HalvingSGD
+
+
+def test_state_arrays_are_checked_and_cast_by_shape_not_by_name():
+    class Decaying(bpnn.optim.SGD):
+        """A new optimizer with its own state name, unknown to the base class."""
+
+        def init_state(self, param, group):
+            return {"trace": np.zeros_like(param.data), "scale": np.ones(1, param.data.dtype)}
+
+        def update(self, data, grad, state, group):
+            state["trace"] *= 0.5
+            state["trace"] += grad
+            data -= group["lr"] * state["trace"]
+
+    params = _params()
+    opt = Decaying(params, lr=0.1)
+    for p in params:
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    saved = opt.state_dict()
+    wide = {"state": {i: {k: v.astype(np.float64) for k, v in s.items()}
+                      for i, s in saved["state"].items()},
+            "param_groups": saved["param_groups"]}
+    again = Decaying(params, lr=0.1)
+    again.load_state_dict(wide)
+    for p in params:
+        assert again.state[p]["trace"].dtype == np.float32  # cast: shaped like its parameter
+        np.testing.assert_array_equal(again.state[p]["trace"], np.ones_like(p.data))
+    assert again.state[params[1]]["scale"].dtype == np.float64  # kept: not element state
+    wrong = {"state": {0: {"trace": np.zeros(4, np.float32)}},
+             "param_groups": saved["param_groups"]}
+    with pytest.raises(ValueError, match=r"'trace' of parameter 0 has shape \(4,\), the "
+                                         r"parameter has \(3,\)"):
+        Decaying(params, lr=0.1).load_state_dict(wrong)

@@ -10,6 +10,7 @@ from bpnn.optim.conjugate_gradient import ConjugateGradient
 from bpnn.optim.dfp import DFP
 from bpnn.optim.lbfgs import LBFGS
 from bpnn.optim.levenberg_marquardt import LevenbergMarquardt
+from bpnn.optim.lion import Lion
 from bpnn.optim.newton import Newton
 from bpnn.optim.optimizer import Optimizer
 from bpnn.optim.registry import (
@@ -23,7 +24,7 @@ from bpnn.optim.registry import (
 from bpnn.optim.rmsprop import RMSprop
 from bpnn.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler",
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "lr_scheduler",
            "OPTIMIZERS", "get", "get_optimizer_class", "optimizer_config",
            "optimizer_from_config", "register_optimizer"]
 __all__ += ["LBFGS", "BFGS", "DFP", "ConjugateGradient", "Newton", "LevenbergMarquardt",

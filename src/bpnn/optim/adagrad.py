@@ -5,8 +5,10 @@ from __future__ import annotations
 from bpnn.backend import xp
 from bpnn.optim._common import check_non_negative, descent_direction, next_step
 from bpnn.optim.optimizer import Optimizer
+from bpnn.optim.registry import register_optimizer
 
 
+@register_optimizer("adagrad")
 class Adagrad(Optimizer):
     r"""Adagrad (Duchi, Hazan & Singer, 2011), with torch.optim.Adagrad's exact rule.
 
@@ -66,9 +68,9 @@ class Adagrad(Optimizer):
         return {"step": 0,
                 "sum": xp.full_like(param.data, group["initial_accumulator_value"])}
 
-    def update(self, param, grad, state, group) -> None:
+    def update(self, data, grad, state, group) -> None:
         step = next_step(state)
-        direction = descent_direction(param.data, grad, group["weight_decay"], group["maximize"])
+        direction = descent_direction(data, grad, group["weight_decay"], group["maximize"])
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         accumulator = state["sum"]
         scratch = xp.multiply(direction, direction)
@@ -77,4 +79,4 @@ class Adagrad(Optimizer):
         scratch += group["eps"]
         xp.divide(direction, scratch, out=scratch)
         scratch *= clr
-        param.data -= scratch
+        data -= scratch

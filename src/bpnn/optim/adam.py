@@ -7,8 +7,10 @@ import math
 from bpnn.backend import xp
 from bpnn.optim._common import check_betas, check_non_negative, descent_direction, next_step
 from bpnn.optim.optimizer import Optimizer
+from bpnn.optim.registry import register_optimizer
 
 
+@register_optimizer("adam")
 class Adam(Optimizer):
     r"""Adam, optionally AMSGrad, with torch.optim.Adam's exact rule.
 
@@ -78,9 +80,8 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = xp.zeros_like(param.data)
         return state
 
-    def update(self, param, grad, state, group) -> None:
+    def update(self, data, grad, state, group) -> None:
         step = next_step(state)
-        data = param.data
         lr, weight_decay = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         if self.decoupled_weight_decay:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bpnn.optim.adam import Adam
+from bpnn.optim.registry import register_optimizer
 
 
+@register_optimizer("adamw")
 class AdamW(Adam):
     r"""Adam whose weight decay shrinks the parameters directly (torch.optim.AdamW's rule).
 

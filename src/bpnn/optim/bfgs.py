@@ -7,6 +7,7 @@ from bpnn.optim.quasi_newton import QuasiNewton
 from bpnn.optim.registry import register_optimizer
 
 
+@register_optimizer("bfgs")
 class BFGS(QuasiNewton):
     r"""BFGS with a dense inverse Hessian and the strong-Wolfe line search.
 
@@ -45,6 +46,3 @@ class BFGS(QuasiNewton):
         # the product expanded: H + rho (1 + rho y'Hy) s s' - rho (Hy s' + s Hy')
         H = H + (rho * (1.0 + rho * float(y @ Hy))) * xp.outer(s, s)
         return H - rho * (xp.outer(Hy, s) + xp.outer(s, Hy))
-
-
-register_optimizer("bfgs", BFGS)

@@ -8,6 +8,8 @@ from bpnn.optim.registry import register_optimizer
 VARIANTS = ("PR+", "PR", "FR", "HS", "DY")
 
 
+@register_optimizer("conjugate_gradient")
+@register_optimizer("cg")
 class ConjugateGradient(ClosureOptimizer):
     r"""Nonlinear conjugate gradient: :math:`d_k = -g_k + \beta_k d_{k-1}`.
 
@@ -110,7 +112,3 @@ class ConjugateGradient(ClosureOptimizer):
             return min(1.0, 1.0 / float(abs(grad).sum())) * group["lr"]
         # expect the same first-order decrease as last time (Nocedal & Wright, eq. 3.60)
         return state["t"] * previous / slope
-
-
-register_optimizer("cg", ConjugateGradient)
-register_optimizer("conjugate_gradient", ConjugateGradient)

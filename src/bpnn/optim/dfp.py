@@ -7,6 +7,7 @@ from bpnn.optim.quasi_newton import QuasiNewton
 from bpnn.optim.registry import register_optimizer
 
 
+@register_optimizer("dfp")
 class DFP(QuasiNewton):
     r"""Davidon-Fletcher-Powell with a dense inverse Hessian and the strong-Wolfe line search.
 
@@ -44,6 +45,3 @@ class DFP(QuasiNewton):
     def update(H, s, y, ys):
         Hy = H @ y
         return H - xp.outer(Hy, Hy) / float(y @ Hy) + xp.outer(s, s) / ys
-
-
-register_optimizer("dfp", DFP)

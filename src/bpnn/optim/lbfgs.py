@@ -6,6 +6,7 @@ from bpnn.optim._closure_optimizer import ClosureOptimizer
 from bpnn.optim.registry import register_optimizer
 
 
+@register_optimizer("lbfgs")
 class LBFGS(ClosureOptimizer):
     r"""Limited-memory BFGS with PyTorch's arguments and iterates.
 
@@ -99,6 +100,3 @@ class LBFGS(ClosureOptimizer):
             beta = float(old_dirs[i] @ r) * ro[i]
             r = r + (alphas[i] - beta) * old_stps[i]
         return r.astype(grad.dtype, copy=False)
-
-
-register_optimizer("lbfgs", LBFGS)

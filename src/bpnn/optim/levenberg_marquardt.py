@@ -12,6 +12,8 @@ from bpnn.optim.registry import register_optimizer
 _JACOBIANS = ("backprop", "central_difference")
 
 
+@register_optimizer("levenberg_marquardt")
+@register_optimizer("lm")
 class LevenbergMarquardt(ClosureOptimizer):
     r"""Levenberg-Marquardt: Gauss-Newton steps blended with gradient descent by a damping mu.
 
@@ -227,7 +229,3 @@ class LevenbergMarquardt(ClosureOptimizer):
                 state["converged"] = True
                 break
         return orig_loss
-
-
-register_optimizer("lm", LevenbergMarquardt)
-register_optimizer("levenberg_marquardt", LevenbergMarquardt)

@@ -11,6 +11,7 @@ from bpnn.optim.registry import register_optimizer
 _HESSIANS = ("auto", "dense", "cg")
 
 
+@register_optimizer("newton")
 class Newton(ClosureOptimizer):
     r"""Damped Newton's method with Hessian-vector products by central differences.
 
@@ -173,6 +174,3 @@ class Newton(ClosureOptimizer):
                 break
             direction = -residual + (float(residual @ residual) / rr) * direction
         return p
-
-
-register_optimizer("newton", Newton)

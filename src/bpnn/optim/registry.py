@@ -3,39 +3,36 @@
 An optimizer is described by ``optimizer_config(opt)`` = ``{"name": type(opt).__name__,
 "defaults": opt.defaults}`` (tuples turned into lists so that it is plain JSON); together with
 ``opt.state_dict()`` that is enough for :func:`optimizer_from_config` to rebuild it.
-Other optimizers join the registry with :func:`register_optimizer`.
+Every optimizer registers itself where it is defined, with the :func:`register_optimizer`
+decorator; a new optimizer is one file (plus its import in ``bpnn/optim/__init__.py``).
 """
 
 from __future__ import annotations
 
-import inspect
-
-from bpnn.optim.adagrad import Adagrad
-from bpnn.optim.adam import Adam
-from bpnn.optim.adamw import AdamW
 from bpnn.optim.optimizer import Optimizer
-from bpnn.optim.rmsprop import RMSprop
-from bpnn.optim.sgd import SGD
 
 #: Lower-case name -> optimizer class.
 OPTIMIZERS: dict = {}
 
 
-def register_optimizer(name: str, cls: type) -> type:
+def register_optimizer(name: str, cls: type | None = None):
     """Make ``cls`` reachable as ``get(name)`` and rebuildable by :func:`optimizer_from_config`.
+
+    Used as a class decorator, ``@register_optimizer("adam")``, in the file that defines the
+    optimizer (stack two for a second name), or called as ``register_optimizer("x", Cls)``.
 
     Parameters
     ----------
     name : str
         Case-insensitive key, e.g. ``"lbfgs"``.
-    cls : type
+    cls : type, optional
         A subclass of :class:`bpnn.optim.Optimizer` whose constructor takes
-        ``(params, **defaults)``.
+        ``(params, **defaults)``; left out, a decorator that registers its class is returned.
 
     Returns
     -------
-    type
-        ``cls``, so that the function also works as ``register_optimizer("x", Cls)`` inline.
+    type or callable
+        ``cls``, or the decorator.
 
     Raises
     ------
@@ -52,9 +49,16 @@ def register_optimizer(name: str, cls: type) -> type:
     >>> _ = bpnn.optim.register_optimizer("sign_sgd", Sign)
     >>> bpnn.optim.OPTIMIZERS["sign_sgd"].__name__
     'Sign'
+    >>> @bpnn.optim.register_optimizer("plain_sgd")
+    ... class Plain(bpnn.optim.SGD):
+    ...     pass
+    >>> bpnn.optim.get_optimizer_class("plain_sgd") is Plain
+    True
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"optimizer name must be a non-empty string, got {name!r}")
+    if cls is None:
+        return lambda decorated: register_optimizer(name, decorated)
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
         raise TypeError(f"only subclasses of bpnn.optim.Optimizer can be registered, got {cls!r}")
     key = name.lower()
@@ -63,10 +67,6 @@ def register_optimizer(name: str, cls: type) -> type:
         raise ValueError(f"optimizer name {name!r} is already taken by {existing.__qualname__}")
     OPTIMIZERS[key] = cls
     return cls
-
-
-for _cls in (SGD, Adagrad, RMSprop, Adam, AdamW):
-    register_optimizer(_cls.__name__, _cls)
 
 
 def get_optimizer_class(name: str) -> type:
@@ -164,6 +164,8 @@ def get(name_or_instance, params=None, **kwargs) -> Optimizer:
 
 
 def _construct(cls, params, hyper_parameters: dict) -> Optimizer:
+    import inspect  # here: a module import time that ``import bpnn`` need not pay
+
     accepted = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     unknown = sorted(k for k in hyper_parameters if k not in accepted or k in ("self", "params"))

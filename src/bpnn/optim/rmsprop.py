@@ -5,8 +5,10 @@ from __future__ import annotations
 from bpnn.backend import xp
 from bpnn.optim._common import check_non_negative, descent_direction, next_step
 from bpnn.optim.optimizer import Optimizer
+from bpnn.optim.registry import register_optimizer
 
 
+@register_optimizer("rmsprop")
 class RMSprop(Optimizer):
     r"""RMSprop with optional momentum and centring, torch.optim.RMSprop's exact rule.
 
@@ -71,9 +73,9 @@ class RMSprop(Optimizer):
             state["grad_avg"] = xp.zeros_like(param.data)
         return state
 
-    def update(self, param, grad, state, group) -> None:
+    def update(self, data, grad, state, group) -> None:
         next_step(state)
-        direction = descent_direction(param.data, grad, group["weight_decay"], group["maximize"])
+        direction = descent_direction(data, grad, group["weight_decay"], group["maximize"])
         alpha = group["alpha"]
         square_avg = state["square_avg"]
         square_avg *= alpha
@@ -95,10 +97,10 @@ class RMSprop(Optimizer):
         if group["momentum"] > 0:
             buffer = state.get("momentum_buffer")
             if buffer is None:  # momentum switched on later, e.g. by OneCycleLR
-                buffer = state["momentum_buffer"] = xp.zeros_like(param.data)
+                buffer = state["momentum_buffer"] = xp.zeros_like(data)
             buffer *= group["momentum"]
             buffer += scratch
             xp.multiply(buffer, group["lr"], out=scratch)
         else:
             scratch *= group["lr"]
-        param.data -= scratch
+        data -= scratch

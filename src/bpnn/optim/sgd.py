@@ -5,8 +5,10 @@ from __future__ import annotations
 from bpnn.backend import xp
 from bpnn.optim._common import check_non_negative, descent_direction
 from bpnn.optim.optimizer import Optimizer
+from bpnn.optim.registry import register_optimizer
 
 
+@register_optimizer("sgd")
 class SGD(Optimizer):
     r"""Stochastic gradient descent, optionally with momentum (torch.optim.SGD's rule).
 
@@ -69,8 +71,7 @@ class SGD(Optimizer):
                     "maximize": bool(maximize)}
         super().__init__(params, defaults)
 
-    def update(self, param, grad, state, group) -> None:
-        data = param.data
+    def update(self, data, grad, state, group) -> None:
         direction = descent_direction(data, grad, group["weight_decay"], group["maximize"])
         momentum = group["momentum"]
         if momentum != 0:
