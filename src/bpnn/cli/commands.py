@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from bpnn.cli.checks import find_leaks, row_fingerprints
 from bpnn.cli.errors import CLIError, DataError
 from bpnn.cli.tabular import (
     TabularPreprocessor,
@@ -26,17 +27,38 @@ from bpnn.cli.tabular import (
 MANIFEST = "bpnn-model.json"
 MODEL_FILE = "model.bpnn"
 PREPROCESSING_FILE = "preprocessing.json"
+TRAINING_ROWS_FILE = "training_rows.npy"  # a 64-bit hash per training or validation row
 FORMAT = "bpnn-cli-model"
 
-# Chosen on the phone-price table (2,000 rows, nearly linearly separable; a converged linear
-# model reaches about 0.97): one tanh layer of 64 with dropout and weight decay, stopped early on
-# the validation loss with the best weights restored, gives 0.9575-0.97 test accuracy over seeds
-# 0-4, where a wider ReLU 64-32 stack without weight decay overfits to 0.91-0.94.
-DEFAULTS = SimpleNamespace(
-    hidden=[64], activation="tanh", dropout=0.2, optimizer="adam", lr=3e-3,
-    weight_decay=3e-3, epochs=200, batch_size=32, val_split=0.2, test_split=0.2,
-    early_stopping=20, seed=0,
-)
+# Options shared by both tasks.
+COMMON_DEFAULTS = SimpleNamespace(test_split=0.2, seed=0)
+
+# Per task, chosen by the sweep in benchmarks/cli_defaults.py on its "tune" tables only (the
+# README reports them on the "report" tables): see the README's "Choosing the defaults".
+TASK_DEFAULTS = {
+    "classification": SimpleNamespace(
+        hidden=[64], activation="tanh", dropout=0.2, optimizer="adam", lr=3e-3,
+        weight_decay=3e-3, epochs=200, batch_size=32, early_stopping=20, val_split=0.2),
+    "regression": SimpleNamespace(
+        hidden=[100], activation="relu", dropout=0.0, optimizer="adam", lr=1e-3,
+        weight_decay=0.0, epochs=200, batch_size=64, early_stopping=20, val_split=0.1),
+}
+
+#: The options whose default depends on the task (None on the command line until resolved).
+TASK_OPTIONS = tuple(vars(TASK_DEFAULTS["classification"]))
+
+
+def defaults_for(task: str) -> SimpleNamespace:
+    """Every training option's default for ``task`` ("classification" or "regression")."""
+    return SimpleNamespace(**vars(COMMON_DEFAULTS), **vars(TASK_DEFAULTS[task]))
+
+
+def resolve_task_defaults(args, task: str) -> None:
+    """Fill the options the user left unset (None) with ``task``'s defaults, in place."""
+    chosen = TASK_DEFAULTS[task]
+    for name in TASK_OPTIONS:
+        if getattr(args, name, None) is None:
+            setattr(args, name, getattr(chosen, name))
 
 
 # ---------------------------------------------------------------------------- model folder
@@ -185,7 +207,7 @@ def fit_model(model, train, validation, *, epochs: int, batch_size: int, patienc
 
 
 # ---------------------------------------------------------------------------- train
-def _split(labels, n: int, test_split: float, val_split: float, stratify: bool, seed: int):
+def split_rows(labels, n: int, test_split: float, val_split: float, stratify: bool, seed: int):
     """Row indices for train, validation and test (stratified by class when asked)."""
     from bpnn.preprocessing import train_test_split
 
@@ -206,13 +228,48 @@ def _split(labels, n: int, test_split: float, val_split: float, stratify: bool, 
 
 
 def _check_options(args) -> None:
-    if args.test_split + args.val_split * (1 - args.test_split) >= 0.95:
+    """Refuse option values that cannot work; options still unset (None) are skipped."""
+    val_split = args.val_split
+    if val_split is not None and args.test_split + val_split * (1 - args.test_split) >= 0.95:
         raise CLIError("--test-split and --val-split leave less than 5% of the rows for "
                        "training")
-    if args.lr <= 0:
+    if args.lr is not None and args.lr <= 0:
         raise CLIError(f"--lr must be positive, got {args.lr:g}")
-    if args.weight_decay < 0:
+    if args.weight_decay is not None and args.weight_decay < 0:
         raise CLIError(f"--weight-decay must be non-negative, got {args.weight_decay:g}")
+
+
+def _column_list(text) -> list:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def _named_columns(frame, args, data: str) -> tuple:
+    """The ``--drop`` and ``--id`` columns, checked against the table and the target."""
+    dropped = _column_list(getattr(args, "drop", None))
+    ids = _column_list(getattr(args, "id", None))
+    for option, names in (("--drop", dropped), ("--id", ids)):
+        for name in names:
+            require_column(frame, name, data)
+            if name == args.target:
+                raise CLIError(f"{option} {name!r} is the target; it cannot be left out")
+    both = sorted(set(dropped) & set(ids))
+    if both:
+        raise CLIError(f"column(s) {', '.join(map(repr, both))} given to both --drop and --id")
+    return dropped, ids
+
+
+def _warn_about_leaks(training, args, task: str, features: list) -> None:
+    """Name features that alone predict the target (an error with --strict)."""
+    suspects = find_leaks(training, args.target, task, features)
+    if not suspects:
+        return
+    listed = ", ".join(f"{name!r} ({how})" for name, how in suspects)
+    message = (f"column(s) {listed} alone predict the target {args.target!r} on the training "
+               "rows: probably a leak (a restatement of the target, or computed from it); "
+               f"leave them out with --drop {','.join(name for name, _ in suspects)}")
+    if getattr(args, "strict", False):
+        raise DataError(message + " (--strict makes this an error)")
+    warnings.warn(message, stacklevel=3)
 
 
 def train_model(args, data: str, out: str, data_name: str | None = None,
@@ -240,10 +297,16 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
                           f"{args.target!r} is missing", stacklevel=2)
             frame = frame[~missing_target].reset_index(drop=True)
         task, task_reason = infer_task(frame[args.target], args.task, args.target)
-        ids = find_id_columns(frame, exclude=(args.target,))
-        if ids:
-            warnings.warn(f"dropping column(s) {', '.join(map(repr, ids))}: a different value in "
-                          "every row (an identifier, not a feature)", stacklevel=2)
+        resolve_task_defaults(args, task)
+        _check_options(args)
+        dropped, chosen_ids = _named_columns(frame, args, data)
+        found_ids = [name for name in find_id_columns(frame, exclude=(args.target,))
+                     if name not in dropped and name not in chosen_ids]
+        if found_ids:
+            warnings.warn(f"column(s) {', '.join(map(repr, found_ids))} hold a different value in "
+                          "every row: taken as identifiers, kept out of the features and written "
+                          "into predictions (leave them out with --drop)", stacklevel=2)
+        ids = chosen_ids + found_ids
         classification = task == "classification"
         labels = frame[args.target].astype(str).to_numpy()
         if classification:
@@ -252,11 +315,14 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
                 rare = ", ".join(repr(c) for c in counts[counts < 2].index[:5])
                 warnings.warn(f"class(es) {rare} have a single row; they cannot appear in every "
                               "split", stacklevel=2)
-        train_rows, val_rows, test_rows = _split(labels, len(frame), args.test_split,
+        train_rows, val_rows, test_rows = split_rows(labels, len(frame), args.test_split,
                                                  args.val_split, classification, args.seed)
+        features = [name for name in frame.columns
+                    if name != args.target and name not in dropped and name not in ids]
+        _warn_about_leaks(frame.iloc[train_rows], args, task, features)
 
         bpnn.manual_seed(args.seed)
-        preprocessor = TabularPreprocessor(args.target, task, drop=ids).fit(
+        preprocessor = TabularPreprocessor(args.target, task, drop=dropped, ids=ids).fit(
             frame.iloc[train_rows], all_labels=frame[args.target])
         for note in preprocessor.notes_:
             print(f"bpnn: note: {note}", file=sys.stderr)
@@ -307,7 +373,8 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
                       "test": len(test_rows)},
             "numeric": n_numeric, "categorical": len(preprocessor.columns_) - n_numeric,
             "n_features": preprocessor.n_features,
-            "notes": [f"dropped identifier column {name!r}" for name in ids]
+            "notes": [f"identifier column {name!r} kept out of the features" for name in ids]
+            + [f"column {name!r} left out (--drop)" for name in dropped]
             + preprocessor.notes_,
             "architecture": describe_network(network),
             "parameters": network.count_parameters(),
@@ -325,6 +392,10 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
 
         bpnn.save(model, folder.path(MODEL_FILE))
         preprocessor.save(folder.path(PREPROCESSING_FILE))
+        fitted_rows = np.sort(np.concatenate([train_rows, val_rows]))
+        np.save(folder.path(TRAINING_ROWS_FILE), np.unique(row_fingerprints(
+            frame.iloc[fitted_rows], preprocessor.input_columns + [args.target])),
+            allow_pickle=False)
         training = {key: value for key, value in vars(args).items()
                     if key not in ("handler", "debug")}
         with open(folder.path(MANIFEST), "w", encoding="utf-8") as handle:
@@ -406,6 +477,32 @@ def _predict(model, x, data: str):
         raise CLIError(f"the model cannot take {data}: {error}") from None
 
 
+def _print_notes(notes) -> None:
+    for note in notes:
+        print(f"bpnn: note: {note}", file=sys.stderr)
+
+
+def _training_overlap(model_dir: str, preprocessor, frame, data: str) -> list:
+    """A note when rows of ``frame`` were used to train (or validate) the model."""
+    path = os.path.join(model_dir, TRAINING_ROWS_FILE)
+    if not os.path.exists(path):  # a folder written before bpnn kept the fingerprints
+        return []
+    try:
+        trained = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise CLIError(f"model folder {model_dir} is damaged: {TRAINING_ROWS_FILE}: "
+                       f"{error}") from None
+    if trained.dtype != np.uint64 or trained.ndim != 1:
+        raise CLIError(f"model folder {model_dir} is damaged: {TRAINING_ROWS_FILE} does not "
+                       "hold row fingerprints")
+    rows = row_fingerprints(frame, preprocessor.input_columns + [preprocessor.target])
+    seen = int(np.isin(rows, trained).sum())
+    if not seen:
+        return []
+    return [f"{seen} of {len(frame)} rows of {data} were used to train or validate this model; "
+            "scores on them are optimistic (evaluate on held-out rows for an honest estimate)"]
+
+
 def evaluate_model(model_dir: str, data: str) -> dict:
     """Metrics of a saved model on a labelled CSV file.
 
@@ -420,8 +517,10 @@ def evaluate_model(model_dir: str, data: str) -> dict:
     model, preprocessor, _ = load_model_folder(model_dir)
     frame = read_csv(data)
     require_column(frame, preprocessor.target, data)
-    x = preprocessor.transform(frame, data)
+    notes = []
+    x = preprocessor.transform(frame, data, notes=notes)
     y = preprocessor.encode_target(frame[preprocessor.target], data)
+    _print_notes(notes + _training_overlap(model_dir, preprocessor, frame, data))
     scores = _predict(model, x, data)
     if preprocessor.task == "classification":
         results = report.classification_metrics(y, scores, preprocessor.classes_)
@@ -450,9 +549,15 @@ def predict_frame(model_dir: str, data: str, proba: bool = False):
 
     model, preprocessor, _ = load_model_folder(model_dir)
     frame = read_csv(data)
-    x = preprocessor.transform(frame, data)
+    notes = []
+    x = preprocessor.transform(frame, data, notes=notes)
+    _print_notes(notes)
     scores = _predict(model, x, data)
-    columns = {name: frame[name].to_numpy() for name in preprocessor.drop if name in frame}
+    absent = [name for name in preprocessor.ids if name not in frame]
+    if absent:
+        warnings.warn(f"{data} lacks the identifier column(s) {', '.join(map(repr, absent))}; "
+                      "predictions follow the row order", stacklevel=2)
+    columns = {name: frame[name].to_numpy() for name in preprocessor.ids if name in frame}
     if preprocessor.task == "classification":
         columns[preprocessor.target] = preprocessor.decode_target(scores.argmax(axis=1))
         if proba:
@@ -463,19 +568,22 @@ def predict_frame(model_dir: str, data: str, proba: bool = False):
     else:
         if proba:
             raise CLIError("--proba needs a classification model; this one predicts numbers")
-        columns[preprocessor.target] = preprocessor.decode_target(scores)
+        # The network computes in float32: more than 7 significant digits would be noise.
+        values = preprocessor.decode_target(scores)
+        columns[preprocessor.target] = np.array([float(f"{v:.7g}") for v in values])
     return pandas.DataFrame(columns)
 
 
 def predict(args) -> int:
     """Entry point of ``bpnn predict``."""
+    if args.output != "-":
+        target_dir = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(target_dir):
+            raise CLIError(f"cannot write {args.output}: folder {target_dir} does not exist")
     predictions = predict_frame(args.model, args.data, args.proba)
     if args.output == "-":
         predictions.to_csv(sys.stdout, index=False)
         return 0
-    target_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(target_dir):
-        raise CLIError(f"cannot write {args.output}: folder {target_dir} does not exist")
     temporary = os.path.join(target_dir, f".{os.path.basename(args.output)}.tmp-"
                                          f"{secrets.token_hex(4)}")
     try:

@@ -11,6 +11,7 @@ by Step Backpropagation Example", 2015).
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -72,6 +73,8 @@ def load_network(path: str | None) -> dict:
         raise CLIError(f"network file {path}: missing key(s) {', '.join(missing)}")
     spec.setdefault("activation", "sigmoid")
     spec.setdefault("learning_rate", 0.5)
+    if path is not None:
+        spec.setdefault("description", f"the network in {os.path.basename(path)}")
     if spec["activation"] not in _ACTIVATIONS:
         raise CLIError(f"network file {path}: activation must be one of {', '.join(_ACTIVATIONS)}, "
                        f"got {spec['activation']!r}")
@@ -327,7 +330,8 @@ def render(trace: dict, fmt: str = "text") -> str:
         f"activation    {net['activation']}",
         f"error         {net['error']}",
         f"learning rate {net['learning_rate']:g} (plain SGD: w -> w - lr * dE/dw; biases are "
-        "updated too, the classic example keeps them fixed)",
+        "updated too" + (", the classic example keeps them fixed)"
+                         if net["description"] == CLASSIC_NETWORK["description"] else ")"),
         f"arithmetic    bpnn's engine in {net['dtype']}",
     ])
     heading("Forward pass")
