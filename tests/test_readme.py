@@ -32,7 +32,7 @@ COMPLETE = [(line, code) for line, code, fragment in _blocks() if not fragment]
 def test_readme_has_complete_blocks_and_marks_the_rest():
     blocks = list(_blocks())
     assert len(COMPLETE) >= 3, "the README should show complete, runnable examples"
-    for line, code, fragment in blocks:
+    for line, _code, fragment in blocks:
         if fragment:  # a fragment says what it needs
             text = README.read_text(encoding="utf-8").splitlines()
             marker = [row for row in text[:line - 1] if row.strip()][-1]

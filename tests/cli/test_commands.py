@@ -54,7 +54,8 @@ def test_train_on_a_messy_table_writes_the_model_folder(messy_classification_csv
     assert "accuracy" in captured.out and "macro F1" in captured.out
     assert "| dear |" in captured.out
     prep = json.loads((out / "preprocessing.json").read_text())
-    assert prep["ids"] == ["customer id"] and prep["drop"] == [] and prep["classes"] == ["cheap", "dear", "mid"]
+    assert prep["ids"] == ["customer id"] and prep["drop"] == []
+    assert prep["classes"] == ["cheap", "dear", "mid"]
 
 
 def test_predict_writes_original_labels_and_ignores_the_target(cars_model,
