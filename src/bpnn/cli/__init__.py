@@ -117,6 +117,9 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
                        help="stop after this many epochs without a better validation loss and "
                             "restore the best weights; 0 = off "
                             + _by_task("early_stopping"))
+    group.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
+                       help="after early stopping, retrain on the training and validation rows "
+                            "together for the best number of epochs " + _by_task("refit"))
     group.add_argument("--seed", type=_non_negative_int, default=defaults.seed,
                        help=f"random seed for splits, initialisation and shuffling (default: "
                             f"{defaults.seed})")

@@ -38,10 +38,12 @@ COMMON_DEFAULTS = SimpleNamespace(test_split=0.2, seed=0)
 TASK_DEFAULTS = {
     "classification": SimpleNamespace(
         hidden=[64], activation="tanh", dropout=0.2, optimizer="adam", lr=3e-3,
-        weight_decay=3e-3, epochs=200, batch_size=32, early_stopping=20, val_split=0.2),
+        weight_decay=3e-3, epochs=200, batch_size=32, early_stopping=20, val_split=0.2,
+        refit=False),
     "regression": SimpleNamespace(
         hidden=[100], activation="relu", dropout=0.0, optimizer="adam", lr=1e-3,
-        weight_decay=0.0, epochs=200, batch_size=64, early_stopping=20, val_split=0.1),
+        weight_decay=0.0, epochs=200, batch_size=64, early_stopping=20, val_split=0.1,
+        refit=False),
 }
 
 #: The options whose default depends on the task (None on the command line until resolved).
@@ -351,6 +353,17 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
         history, best_epoch, stopped = fit_model(
             model, train, validation, epochs=args.epochs, batch_size=args.batch_size,
             patience=args.early_stopping, verbose=not args.quiet)
+        refitted = bool(args.refit and best_epoch and validation is not None)
+        if refitted:  # the validation rows have chosen the epochs; now they train too
+            bpnn.manual_seed(args.seed)
+            network = build_network(preprocessor.n_features, n_out, args.hidden,
+                                    args.activation, args.dropout)
+            optimizer = _make_optimizer(args.optimizer, list(network.parameters()), args.lr,
+                                        args.weight_decay)
+            model = bpnn.Model(network, loss_fn, optimizer, metrics=[metric])
+            model.fit(np.concatenate([train[0], validation[0]]),
+                      np.concatenate([train[1], validation[1]]), batch_size=args.batch_size,
+                      epochs=best_epoch, verbose=0)
         seconds = time.perf_counter() - started
 
         evaluated_on, target_part = "test split", test
@@ -384,7 +397,9 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
             "epochs": args.epochs, "epochs_run": len(history["loss"]),
             "stopping": (f"early stopping, patience {args.early_stopping}, best epoch "
                          f"{best_epoch} restored" if best_epoch else "no early stopping")
-            + (", stopped early" if stopped else ""),
+            + (", stopped early" if stopped else "")
+            + (f"; then retrained on the training and validation rows for {best_epoch} epochs"
+               if refitted else ""),
             "train_seconds": seconds, "evaluated_on": evaluated_on, "metrics": results,
             "next_step": next_step or f"Predict with `bpnn predict {folder_name} DATA.csv "
                                       "-o predictions.csv`.",
