@@ -33,7 +33,8 @@ def test_train_on_a_messy_table_writes_the_model_folder(messy_classification_csv
     assert main(["train", str(messy_classification_csv), "--target", "price class",
                  "--out", str(out), "--lr", "0.01", *FAST]) == 0
     captured = capsys.readouterr()
-    assert "bpnn: warning: dropping column(s) 'customer id'" in captured.err
+    assert ("bpnn: warning: column(s) 'customer id' hold a different value in every row: "
+            "taken as identifiers") in captured.err
     assert "column 'engine size':" in captured.err and "filled with the median" in captured.err
     assert "column 'color':" in captured.err and "most frequent value" in captured.err
     for name in (*FILES, "confusion.png"):
@@ -53,7 +54,8 @@ def test_train_on_a_messy_table_writes_the_model_folder(messy_classification_csv
     assert "accuracy" in captured.out and "macro F1" in captured.out
     assert "| dear |" in captured.out
     prep = json.loads((out / "preprocessing.json").read_text())
-    assert prep["drop"] == ["customer id"] and prep["classes"] == ["cheap", "dear", "mid"]
+    assert prep["ids"] == ["customer id"] and prep["drop"] == []
+    assert prep["classes"] == ["cheap", "dear", "mid"]
 
 
 def test_predict_writes_original_labels_and_ignores_the_target(cars_model,

@@ -13,6 +13,7 @@ stderr and exit code 2 (``--debug`` shows the traceback instead).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import warnings
 
@@ -74,41 +75,59 @@ def _hidden_sizes(text: str) -> list:
     return sizes
 
 
+def _by_task(name: str, show=str) -> str:
+    """The help text's "(default: ...)" for an option whose default depends on the task."""
+    from bpnn.cli.pipeline import TASK_DEFAULTS
+
+    classification = show(getattr(TASK_DEFAULTS["classification"], name))
+    regression = show(getattr(TASK_DEFAULTS["regression"], name))
+    if classification == regression:
+        return f"(default: {classification})"
+    return f"(default: {classification} for classification, {regression} for regression)"
+
+
 def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
-    """The model and optimisation options shared by ``train`` and ``demo``."""
+    """The model and optimisation options shared by ``train`` and ``demo``.
+
+    Options whose default depends on the task default to None here and are filled in by
+    :func:`bpnn.cli.commands.resolve_task_defaults` once the task is known.
+    """
+    widths = ",".join
     group = parser.add_argument_group("model and training")
     group.add_argument("--task", choices=("auto", "classification", "regression"),
                        default="auto", help="what to predict (default: auto, from the target)")
-    group.add_argument("--hidden", type=_hidden_sizes, default=defaults.hidden,
+    group.add_argument("--hidden", type=_hidden_sizes, default=None,
                        help="hidden layer widths, comma separated "
-                            f"(default: {','.join(map(str, defaults.hidden))})")
-    group.add_argument("--activation", default=defaults.activation,
+                            + _by_task("hidden", lambda v: widths(map(str, v)) or "none"))
+    group.add_argument("--activation", default=None,
                        choices=sorted(bpnn.nn.registered_activations()),
-                       help=f"hidden activation (default: {defaults.activation})")
-    group.add_argument("--dropout", type=_fraction, default=defaults.dropout,
-                       help=f"dropout after each hidden layer (default: {defaults.dropout})")
-    group.add_argument("--optimizer", default=defaults.optimizer,
-                       help=f"optimizer name (default: {defaults.optimizer})")
-    group.add_argument("--lr", type=learning_rate, default=defaults.lr,
-                       help=f"learning rate, or 'auto' to pick it with lr_find (default: "
-                            f"{defaults.lr:g})")
-    group.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
-                       help=f"L2 weight decay (default: {defaults.weight_decay:g})")
-    group.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
-                       help=f"maximum epochs (default: {defaults.epochs})")
-    group.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
-                       help=f"mini-batch size (default: {defaults.batch_size})")
-    group.add_argument("--val-split", type=_fraction, default=defaults.val_split,
+                       help="hidden activation " + _by_task("activation"))
+    group.add_argument("--dropout", type=_fraction, default=None,
+                       help="dropout after each hidden layer " + _by_task("dropout"))
+    group.add_argument("--optimizer", default=None,
+                       help="optimizer name " + _by_task("optimizer"))
+    group.add_argument("--lr", type=learning_rate, default=None,
+                       help="learning rate, or 'auto' to pick it with lr_find "
+                            + _by_task("lr", "{:g}".format))
+    group.add_argument("--weight-decay", type=float, default=None,
+                       help="L2 weight decay " + _by_task("weight_decay", "{:g}".format))
+    group.add_argument("--epochs", type=_positive_int, default=None,
+                       help="maximum epochs " + _by_task("epochs"))
+    group.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="mini-batch size " + _by_task("batch_size"))
+    group.add_argument("--val-split", type=_fraction, default=None,
                        help="fraction of the non-test rows used for validation "
-                            f"(default: {defaults.val_split})")
+                            + _by_task("val_split"))
     group.add_argument("--test-split", type=_fraction, default=defaults.test_split,
                        help=f"fraction of rows held out for the test (default: "
                             f"{defaults.test_split})")
-    group.add_argument("--early-stopping", type=_non_negative_int,
-                       default=defaults.early_stopping,
+    group.add_argument("--early-stopping", type=_non_negative_int, default=None,
                        help="stop after this many epochs without a better validation loss and "
-                            f"restore the best weights; 0 = off (default: "
-                            f"{defaults.early_stopping})")
+                            "restore the best weights; 0 = off "
+                            + _by_task("early_stopping"))
+    group.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
+                       help="after early stopping, retrain on the training and validation rows "
+                            "together for the best number of epochs " + _by_task("refit"))
     group.add_argument("--seed", type=_non_negative_int, default=defaults.seed,
                        help=f"random seed for splits, initialisation and shuffling (default: "
                             f"{defaults.seed})")
@@ -121,11 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the full traceback on errors")
     parser = argparse.ArgumentParser(
-        prog="bpnn", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter)
+        prog="bpnn", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter,
+        allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"bpnn {bpnn.__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
+    # Abbreviated options are off: "--drop" must not silently mean "--dropout".
+    sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)
 
     train = sub.add_parser("train", parents=[debug], help="train a network on a CSV file",
                            description="Train on DATA.csv, evaluate on a held-out test split "
@@ -135,7 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="DIR", help="model folder to create; an earlier bpnn "
                        "model folder there is replaced, any other folder is left alone "
                        "(default: <DATA>_model in the current directory)")
-    add_training_options(train, commands.DEFAULTS)
+    train.add_argument("--drop", metavar="COL[,COL...]",
+                       help="columns to leave out of the features")
+    train.add_argument("--id", metavar="COL[,COL...]",
+                       help="identifier columns: not features, but written into predictions "
+                            "so that rows can be joined back (columns with a different value "
+                            "in every row are taken as identifiers by themselves)")
+    train.add_argument("--strict", action="store_true",
+                       help="refuse to train when a column alone predicts the target (a leak) "
+                            "instead of warning")
+    add_training_options(train, commands.COMMON_DEFAULTS)
     train.set_defaults(handler=commands.train)
 
     evaluate = sub.add_parser("evaluate", parents=[debug], help="metrics of a saved model",
@@ -179,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "and print the report.")
     demo.add_argument("--out", metavar="DIR",
                       help="keep the model folder here (default: a temporary folder)")
-    add_training_options(demo, commands.DEFAULTS)
+    add_training_options(demo, commands.COMMON_DEFAULTS)
     demo.set_defaults(handler=commands.demo)
 
     info = sub.add_parser("info", parents=[debug], help="version, backend, BLAS, data sets")
@@ -225,6 +255,9 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse has printed usage and the problem already
         return int(exit_.code or 0)
+    if args.command is None:  # plain `bpnn`: show what it can do
+        parser.print_help()
+        return 0
     debug = getattr(args, "debug", False)
     try:
         with terminate_cleanly(), warnings.catch_warnings():  # restores the caller's settings

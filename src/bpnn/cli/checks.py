@@ -57,9 +57,10 @@ def check_preprocessing(state) -> None:
     task = state.get("task")
     if task not in ("classification", "regression"):
         raise ValueError(f"'task' must be 'classification' or 'regression', got {task!r}")
-    drop = state.get("drop", [])
-    if not isinstance(drop, list) or not all(isinstance(name, str) for name in drop):
-        raise ValueError("'drop' must be a list of column names")
+    for key in ("drop", "ids"):
+        names = state.get(key, [])
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValueError(f"{key!r} must be a list of column names")
     columns = state.get("columns")
     if not isinstance(columns, list) or not columns:
         raise ValueError("'columns' must be a non-empty list")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -12,13 +13,22 @@ from bpnn.cli import report
 from bpnn.cli.errors import CLIError
 from bpnn.cli.info import bundled_csv
 from bpnn.cli.jsonfiles import dumps
-from bpnn.cli.model_folder import load_model_folder
-from bpnn.cli.pipeline import DEFAULTS, train_model
+from bpnn.cli.model_folder import load_model_folder, training_rows
+from bpnn.cli.pipeline import (
+    COMMON_DEFAULTS,
+    TASK_DEFAULTS,
+    defaults_for,
+    resolve_task_defaults,
+    split_rows,
+    train_model,
+)
+from bpnn.cli.table_checks import row_fingerprints
 from bpnn.cli.tabular import read_csv, require_column
 from bpnn.functional.activation import softmax_array
 from bpnn.io import atomic_write
 
-__all__ = ["DEFAULTS", "demo", "evaluate", "evaluate_model", "predict", "predict_frame",
+__all__ = ["COMMON_DEFAULTS", "TASK_DEFAULTS", "defaults_for", "resolve_task_defaults",
+           "split_rows", "demo", "evaluate", "evaluate_model", "predict", "predict_frame",
            "train", "train_model"]
 
 
@@ -69,6 +79,24 @@ def _predict(model, x, data: str):
         raise CLIError(f"the model cannot take {data}: {error}") from None
 
 
+def _print_notes(notes) -> None:
+    for note in notes:
+        print(f"bpnn: note: {note}", file=sys.stderr)
+
+
+def _training_overlap(model_dir: str, preprocessor, frame, data: str) -> list:
+    """A note when rows of ``frame`` were used to train (or validate) the model."""
+    trained = training_rows(model_dir)
+    if trained is None:  # a folder written before bpnn kept the fingerprints
+        return []
+    rows = row_fingerprints(frame, preprocessor.input_columns + [preprocessor.target])
+    seen = int(np.isin(rows, trained).sum())
+    if not seen:
+        return []
+    return [f"{seen} of {len(frame)} rows of {data} were used to train or validate this model; "
+            "scores on them are optimistic (evaluate on held-out rows for an honest estimate)"]
+
+
 def evaluate_model(model_dir: str, data: str) -> dict:
     """Metrics of a saved model on a labelled CSV file.
 
@@ -81,8 +109,10 @@ def evaluate_model(model_dir: str, data: str) -> dict:
     model, preprocessor, _ = load_model_folder(model_dir)
     frame = read_csv(data)
     require_column(frame, preprocessor.target, data)
-    x = preprocessor.transform(frame, data)
+    notes = []
+    x = preprocessor.transform(frame, data, notes=notes)
     y = preprocessor.encode_target(frame[preprocessor.target], data)
+    _print_notes(notes + _training_overlap(model_dir, preprocessor, frame, data))
     scores = _predict(model, x, data)
     if preprocessor.task == "classification":
         results = report.classification_metrics(y, scores, preprocessor.classes_)
@@ -109,9 +139,15 @@ def predict_frame(model_dir: str, data: str, proba: bool = False):
 
     model, preprocessor, _ = load_model_folder(model_dir)
     frame = read_csv(data)
-    x = preprocessor.transform(frame, data)
+    notes = []
+    x = preprocessor.transform(frame, data, notes=notes)
+    _print_notes(notes)
     scores = _predict(model, x, data)
-    columns = {name: frame[name].to_numpy() for name in preprocessor.drop if name in frame}
+    absent = [name for name in preprocessor.ids if name not in frame]
+    if absent:
+        warnings.warn(f"{data} lacks the identifier column(s) {', '.join(map(repr, absent))}; "
+                      "predictions follow the row order", stacklevel=2)
+    columns = {name: frame[name].to_numpy() for name in preprocessor.ids if name in frame}
     if preprocessor.task == "classification":
         columns[preprocessor.target] = preprocessor.decode_target(scores.argmax(axis=1))
         if proba:
@@ -121,19 +157,22 @@ def predict_frame(model_dir: str, data: str, proba: bool = False):
     else:
         if proba:
             raise CLIError("--proba needs a classification model; this one predicts numbers")
-        columns[preprocessor.target] = preprocessor.decode_target(scores)
+        # The network computes in float32: more than 7 significant digits would be noise.
+        values = preprocessor.decode_target(scores)
+        columns[preprocessor.target] = np.array([float(f"{v:.7g}") for v in values])
     return pandas.DataFrame(columns)
 
 
 def predict(args) -> int:
     """Entry point of ``bpnn predict``."""
+    if args.output != "-":  # refuse an unwritable output before any work
+        target_dir = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(target_dir):
+            raise CLIError(f"cannot write {args.output}: folder {target_dir} does not exist")
     predictions = predict_frame(args.model, args.data, args.proba)
     if args.output == "-":
         predictions.to_csv(sys.stdout, index=False)
         return 0
-    target_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(target_dir):
-        raise CLIError(f"cannot write {args.output}: folder {target_dir} does not exist")
     try:
         atomic_write(args.output, predictions.to_csv(index=False).encode("utf-8"))
     except OSError as error:

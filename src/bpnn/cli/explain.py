@@ -11,6 +11,7 @@ by Step Backpropagation Example", 2015).
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -85,6 +86,8 @@ def load_network(path: str | None) -> dict:
             raise CLIError(f"network file not found: {path}") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise CLIError(f"cannot read network file {path} as JSON: {error}") from None
+    if path is not None and isinstance(spec, dict):
+        spec.setdefault("description", f"the network in {os.path.basename(path)}")
     return check_network(spec, f"network file {path}")
 
 
@@ -388,7 +391,8 @@ def render(trace: dict, fmt: str = "text") -> str:
         f"activation    {' / '.join(dict.fromkeys(net.get('activations', [net['activation']])))}",
         f"error         {net['error']}",
         f"learning rate {net['learning_rate']:g} (plain SGD: w -> w - lr * dE/dw; biases are "
-        "updated too, the classic example keeps them fixed)",
+        "updated too" + (", the classic example keeps them fixed)"
+                         if net["description"] == CLASSIC_NETWORK["description"] else ")"),
         f"arithmetic    bpnn's engine in {net['dtype']}",
     ])
     activations = net.get("activations", [net["activation"]] * len(trace["forward"]))

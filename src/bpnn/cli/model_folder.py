@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 import bpnn
 from bpnn.cli import report, toolkit
 from bpnn.cli.checks import check_model_fits_preprocessing
@@ -22,6 +24,7 @@ from bpnn.io import AtomicFolder
 MANIFEST = "bpnn-model.json"
 MODEL_FILE = "model.bpnn"
 PREPROCESSING_FILE = "preprocessing.json"
+TRAINING_ROWS_FILE = "training_rows.npy"  # a 64-bit hash per training or validation row
 FORMAT = "bpnn-cli-model"
 
 
@@ -102,6 +105,27 @@ def load_model_folder(path: str):
     return model, preprocessor, manifest
 
 
+def training_rows(path: str):
+    """The training rows' fingerprints kept in a model folder, or None in an older folder.
+
+    Raises
+    ------
+    CLIError
+        If the file is there but does not hold fingerprints.
+    """
+    where = os.path.join(path, TRAINING_ROWS_FILE)
+    if not os.path.exists(where):
+        return None
+    try:
+        trained = np.load(where, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise CLIError(f"model folder {path} is damaged: {TRAINING_ROWS_FILE}: {error}") from None
+    if trained.dtype != np.uint64 or trained.ndim != 1:
+        raise CLIError(f"model folder {path} is damaged: {TRAINING_ROWS_FILE} does not hold row "
+                       "fingerprints")
+    return trained
+
+
 def write_model_folder(folder: ModelFolder, args, run, facts: dict) -> None:
     """Write the model, preprocessing, manifest, metrics, history, plots and report.
 
@@ -118,6 +142,7 @@ def write_model_folder(folder: ModelFolder, args, run, facts: dict) -> None:
     """
     bpnn.save(run.model, folder.path(MODEL_FILE))
     run.preprocessor.save(folder.path(PREPROCESSING_FILE))
+    np.save(folder.path(TRAINING_ROWS_FILE), run.training_rows, allow_pickle=False)
     training = {key: value for key, value in vars(args).items()
                 if key not in ("handler", "debug")}
     write_json(folder.path(MANIFEST),

@@ -20,6 +20,7 @@ from bpnn.callbacks import EarlyStopping
 from bpnn.cli import report, toolkit
 from bpnn.cli.errors import CLIError, DataError
 from bpnn.cli.model_folder import ModelFolder, write_model_folder
+from bpnn.cli.table_checks import find_leaks, row_fingerprints
 from bpnn.cli.tabular import (
     TabularPreprocessor,
     find_empty_columns,
@@ -30,15 +31,41 @@ from bpnn.cli.tabular import (
 )
 from bpnn.preprocessing import train_test_split
 
-# Chosen on the phone-price table (2,000 rows, nearly linearly separable; a converged linear
-# model reaches about 0.97): one tanh layer of 64 with dropout and weight decay, stopped early on
-# the validation loss with the best weights restored, gives 0.9575-0.97 test accuracy over seeds
-# 0-4, where a wider ReLU 64-32 stack without weight decay overfits to 0.91-0.94.
-DEFAULTS = SimpleNamespace(
-    hidden=[64], activation="tanh", dropout=0.2, optimizer="adam", lr=3e-3,
-    weight_decay=3e-3, epochs=200, batch_size=32, val_split=0.2, test_split=0.2,
-    early_stopping=20, seed=0,
-)
+# Options shared by both tasks.
+COMMON_DEFAULTS = SimpleNamespace(test_split=0.2, seed=0)
+
+# Per task, chosen by the sweep in benchmarks/cli_defaults.py on its "tune" tables only (the
+# README reports them on the "report" tables too): see the README's "Defaults by task".
+TASK_DEFAULTS = {
+    "classification": SimpleNamespace(
+        hidden=[64], activation="tanh", dropout=0.2, optimizer="adam", lr=3e-3,
+        weight_decay=3e-3, epochs=200, batch_size=32, early_stopping=20, val_split=0.2,
+        refit=False),
+    "regression": SimpleNamespace(
+        hidden=[100], activation="relu", dropout=0.0, optimizer="adam", lr=1e-3,
+        weight_decay=0.0, epochs=200, batch_size=64, early_stopping=20, val_split=0.1,
+        refit=False),
+}
+
+#: The options whose default depends on the task (None on the command line until resolved).
+TASK_OPTIONS = tuple(vars(TASK_DEFAULTS["classification"]))
+
+
+def defaults_for(task: str) -> SimpleNamespace:
+    """Every training option's default for ``task`` ("classification" or "regression")."""
+    return SimpleNamespace(**vars(COMMON_DEFAULTS), **vars(TASK_DEFAULTS[task]))
+
+
+def resolve_task_defaults(args, task: str) -> None:
+    """Fill the options the user left unset (None) with ``task``'s defaults, in place.
+
+    ``args.defaulted`` lists the options filled, so that later steps can tell an explicit
+    value from a default.
+    """
+    chosen = TASK_DEFAULTS[task]
+    args.defaulted = [name for name in TASK_OPTIONS if getattr(args, name, None) is None]
+    for name in args.defaulted:
+        setattr(args, name, getattr(chosen, name))
 
 
 
@@ -104,18 +131,23 @@ def fit_model(model, train, validation, *, epochs: int, batch_size: int, patienc
 
 # ---------------------------------------------------------------------------- steps
 def check_options(args) -> None:
-    """Refuse split fractions and hyper-parameters that cannot work, before any reading."""
-    if args.test_split + args.val_split * (1 - args.test_split) >= 0.95:
+    """Refuse split fractions and hyper-parameters that cannot work; unset (None) are skipped.
+
+    Called before any reading with the user's options, and again once the task's defaults
+    are filled in.
+    """
+    val_split = args.val_split
+    if val_split is not None and args.test_split + val_split * (1 - args.test_split) >= 0.95:
         raise CLIError("--test-split and --val-split leave less than 5% of the rows for "
                        "training")
-    if args.lr != toolkit.AUTO and args.lr <= 0:
+    if args.lr not in (None, toolkit.AUTO) and args.lr <= 0:
         raise CLIError(f"--lr must be positive, got {args.lr:g}")
-    if args.weight_decay < 0:
+    if args.weight_decay is not None and args.weight_decay < 0:
         raise CLIError(f"--weight-decay must be non-negative, got {args.weight_decay:g}")
 
 
 def read_training_table(args, data: str):
-    """Read ``data``, drop rows without a target; return ``(frame, task, reason, id columns)``."""
+    """Read ``data``, drop rows without a target; return ``(frame, task, reason)``."""
     frame = read_csv(data)
     require_column(frame, args.target, data)
     empty = [name for name in find_empty_columns(frame) if name != args.target]
@@ -130,11 +162,46 @@ def read_training_table(args, data: str):
                       f"{args.target!r} is missing", stacklevel=3)
         frame = frame[~missing_target].reset_index(drop=True)
     task, task_reason = infer_task(frame[args.target], args.task, args.target)
-    ids = find_id_columns(frame, exclude=(args.target,))
-    if ids:
-        warnings.warn(f"dropping column(s) {', '.join(map(repr, ids))}: a different value in "
-                      "every row (an identifier, not a feature)", stacklevel=3)
-    return frame, task, task_reason, ids
+    return frame, task, task_reason
+
+
+def _column_list(text) -> list:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def choose_columns(args, frame, data: str) -> tuple:
+    """``(dropped, identifiers)``: ``--drop``, ``--id`` and columns unique in every row."""
+    dropped = _column_list(getattr(args, "drop", None))
+    chosen_ids = _column_list(getattr(args, "id", None))
+    for option, names in (("--drop", dropped), ("--id", chosen_ids)):
+        for name in names:
+            require_column(frame, name, data)
+            if name == args.target:
+                raise CLIError(f"{option} {name!r} is the target; it cannot be left out")
+    both = sorted(set(dropped) & set(chosen_ids))
+    if both:
+        raise CLIError(f"column(s) {', '.join(map(repr, both))} given to both --drop and --id")
+    found = [name for name in find_id_columns(frame, exclude=(args.target,))
+             if name not in dropped and name not in chosen_ids]
+    if found:
+        warnings.warn(f"column(s) {', '.join(map(repr, found))} hold a different value in "
+                      "every row: taken as identifiers, kept out of the features and written "
+                      "into predictions (leave them out with --drop)", stacklevel=3)
+    return dropped, chosen_ids + found
+
+
+def warn_about_leaks(training, args, task: str, features: list) -> None:
+    """Name features that alone predict the target (an error with ``--strict``)."""
+    suspects = find_leaks(training, args.target, task, features)
+    if not suspects:
+        return
+    listed = ", ".join(f"{name!r} ({how})" for name, how in suspects)
+    message = (f"column(s) {listed} alone predict the target {args.target!r} on the training "
+               "rows: probably a leak (a restatement of the target, or computed from it); "
+               f"leave them out with --drop {','.join(name for name, _ in suspects)}")
+    if getattr(args, "strict", False):
+        raise DataError(message + " (--strict makes this an error)")
+    warnings.warn(message, stacklevel=3)
 
 
 def split_rows(labels, n: int, test_split: float, val_split: float, stratify: bool, seed: int):
@@ -191,7 +258,8 @@ def describe_run(args, data: str, data_name, next_step: str, frame, rows, run) -
         "split": {"train": len(rows[0]), "validation": len(rows[1]), "test": len(rows[2])},
         "numeric": n_numeric, "categorical": len(preprocessor.columns_) - n_numeric,
         "n_features": preprocessor.n_features,
-        "notes": [f"dropped identifier column {name!r}" for name in run.ids]
+        "notes": [f"identifier column {name!r} kept out of the features" for name in run.ids]
+        + [f"column {name!r} left out (--drop)" for name in run.dropped]
         + preprocessor.notes_,
         "architecture": describe_network(network),
         "parameters": network.count_parameters(),
@@ -201,26 +269,48 @@ def describe_run(args, data: str, data_name, next_step: str, frame, rows, run) -
         "epochs": args.epochs, "epochs_run": len(run.history["loss"]),
         "stopping": (f"early stopping, patience {args.early_stopping}, best epoch "
                      f"{run.best_epoch} restored" if run.best_epoch else "no early stopping")
-        + (", stopped early" if run.stopped else ""),
+        + (", stopped early" if run.stopped else "")
+        + (f"; then retrained on the training and validation rows for {run.best_epoch} epochs"
+           if run.refitted else ""),
         "train_seconds": run.seconds, "evaluated_on": run.evaluated_on, "metrics": run.results,
         "next_step": next_step,
     }
 
 
+def refit(args, run, parts):
+    """A fresh network trained on the training and validation rows for the best epoch count."""
+    bpnn.manual_seed(args.seed)
+    network = build_network(run.preprocessor.n_features, run.model.network[-1].out_features,
+                            args.hidden, args.activation, args.dropout)
+    optimizer = make_optimizer(args.optimizer, list(network.parameters()),
+                               toolkit.optimizer_lr(args), args.weight_decay)
+    model = bpnn.Model(network, run.model.loss, optimizer, metrics=[run.metric])
+    (x_train, y_train), (x_val, y_val) = parts["training rows"], parts["validation split"]
+    model.fit(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]),
+              batch_size=args.batch_size, epochs=run.best_epoch, verbose=0)
+    return model
+
+
 def train_model(args, data: str, out: str, data_name: str | None = None,
                 next_step: str | None = None) -> dict:
     """Everything ``bpnn train`` does; returns the facts the report shows."""
-    toolkit.prepare_options(args, DEFAULTS)
     check_options(args)
     folder = ModelFolder(out)  # refuse an unwritable --out before any work
     try:
-        frame, task, task_reason, ids = read_training_table(args, data)
+        frame, task, task_reason = read_training_table(args, data)
         classification = task == "classification"
         toolkit.check_task(args, classification)
+        resolve_task_defaults(args, task)
+        toolkit.prepare_options(args, task)
+        check_options(args)
+        dropped, ids = choose_columns(args, frame, data)
         rows = split_table(args, frame, classification)
+        features = [name for name in frame.columns
+                    if name != args.target and name not in dropped and name not in ids]
+        warn_about_leaks(frame.iloc[rows[0]], args, task, features)
 
         bpnn.manual_seed(args.seed)
-        preprocessor = TabularPreprocessor(args.target, task, drop=ids).fit(
+        preprocessor = TabularPreprocessor(args.target, task, drop=dropped, ids=ids).fit(
             frame.iloc[rows[0]], all_labels=frame[args.target])
         for note in preprocessor.notes_:
             print(f"bpnn: note: {note}", file=sys.stderr)
@@ -236,7 +326,7 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
                          strict=True))
         run = SimpleNamespace(preprocessor=preprocessor, classification=classification,
                               metric="accuracy" if classification else "r2", task=task,
-                              task_reason=task_reason, ids=ids)
+                              task_reason=task_reason, ids=ids, dropped=dropped)
         network = build_network(preprocessor.n_features,
                                 len(preprocessor.classes_) if classification else 1,
                                 args.hidden, args.activation, args.dropout)
@@ -256,7 +346,14 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
         run.history, run.best_epoch, run.stopped = fit_model(
             run.model, parts["training rows"], parts["validation split"], epochs=args.epochs,
             batch_size=args.batch_size, patience=args.early_stopping, verbose=not args.quiet)
+        run.refitted = bool(args.refit and run.best_epoch
+                            and parts["validation split"] is not None)
+        if run.refitted:  # the validation rows have chosen the epochs; now they train too
+            run.model = refit(args, run, parts)
         run.seconds = time.perf_counter() - started
+        fitted = np.sort(np.concatenate(rows[:2]))
+        run.training_rows = np.unique(row_fingerprints(
+            frame.iloc[fitted], preprocessor.input_columns + [args.target]))
         run.evaluated_on, run.results = held_out_metrics(run.model, preprocessor, parts,
                                                          classification)
         facts = describe_run(args, data, data_name, next_step or f"Predict with `bpnn predict "

@@ -120,8 +120,17 @@ def require_column(frame, column: str, path: str) -> None:
                         f"{', ...' if frame.shape[1] > 12 else ''})")
 
 
-def _numeric_values(series):
-    """The column as float64 if every present value is a number, else None."""
+def numeric_values(series):
+    """The column as float64 if every present value is a number, else None.
+
+    Parameters
+    ----------
+    series : pandas.Series
+
+    Returns
+    -------
+    pandas.Series or None
+    """
     pandas = _pandas()
     if series.dtype == bool:
         return series.astype(np.float64)
@@ -170,11 +179,11 @@ def infer_task(series, requested: str, column: str) -> tuple:
         If regression is requested for a non-numeric target, or classification finds a single
         class.
     """
-    numeric = _numeric_values(series)
+    numeric = numeric_values(series)
     distinct = series.nunique()
     if requested == "regression":
         if numeric is None:
-            bad = [v for v in series.unique() if _numeric_values(series[series == v]) is None]
+            bad = [v for v in series.unique() if numeric_values(series[series == v]) is None]
             raise DataError(f"target {column!r} is not numeric (values like {_examples(bad)}); "
                             "regression needs numbers: use --task classification")
         task, reason = "regression", "requested"
@@ -187,7 +196,8 @@ def infer_task(series, requested: str, column: str) -> tuple:
     else:
         task, reason = "regression", "the target holds numbers"
         if np.all(np.mod(numeric, 1) == 0):
-            reason += f" ({distinct} distinct values; use --task classification for classes)"
+            reason += (f" (whole numbers, {distinct} distinct values: too many to be classes; "
+                       "use --task classification if they are)")
     if task == "classification" and distinct < 2:
         raise DataError(f"target {column!r} has a single class ({_examples(series.unique())}); "
                         "classification needs at least two")
@@ -213,7 +223,7 @@ def find_id_columns(frame, exclude=()) -> list:
         series = frame[name]
         if series.isna().any() or series.nunique() != len(series):
             continue
-        numeric = _numeric_values(series)
+        numeric = numeric_values(series)
         if numeric is None:
             found.append(name)
         elif np.all(np.mod(numeric, 1) == 0) and numeric.max() - numeric.min() == len(series) - 1:
@@ -237,7 +247,10 @@ class TabularPreprocessor:
         The column to predict.
     task : {"classification", "regression"}
     drop : sequence of str, default ()
-        Columns to ignore (identifiers found by :func:`find_id_columns`).
+        Columns to ignore (``--drop``).
+    ids : sequence of str, default ()
+        Identifier columns (``--id``, or found by :func:`find_id_columns`): not features, but
+        passed through into predictions so that rows can be joined back.
 
     Attributes
     ----------
@@ -261,12 +274,13 @@ class TabularPreprocessor:
     ((4, 3), ['a', 'b'])
     """
 
-    def __init__(self, target: str, task: str, drop=()):
+    def __init__(self, target: str, task: str, drop=(), ids=()):
         if task not in ("classification", "regression"):
             raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
         self.target = target
         self.task = task
         self.drop = list(drop)
+        self.ids = list(ids)
 
     # ------------------------------------------------------------------ learning
     def fit(self, frame, all_labels=None) -> TabularPreprocessor:
@@ -287,14 +301,14 @@ class TabularPreprocessor:
         """
         self.columns_, self.notes_ = [], []
         for name in frame.columns:
-            if name == self.target or name in self.drop:
+            if name == self.target or name in self.drop or name in self.ids:
                 continue
             series = frame[name]
             missing = int(series.isna().sum())
             if missing == len(series):
                 raise DataError(f"column {name!r} has no values in the {len(series)} training "
                                 "row(s); remove it or fill it in")
-            numeric = _numeric_values(series)
+            numeric = numeric_values(series)
             if numeric is not None:
                 fill = float(numeric.median())
                 mean, scale = mean_and_scale(numeric.fillna(fill).to_numpy(dtype=np.float64))
@@ -325,7 +339,7 @@ class TabularPreprocessor:
                 self.classes_ = sorted({str(v) for v in values})
             self.target_mean_ = self.target_scale_ = None
         else:
-            numbers = _numeric_values(labels).to_numpy()
+            numbers = numeric_values(labels).to_numpy()
             self.classes_ = None
             mean, scale = mean_and_scale(numbers.astype(np.float64))
             self.target_mean_, self.target_scale_ = float(mean), float(scale)
@@ -365,14 +379,23 @@ class TabularPreprocessor:
             raise DataError(
                 f"{path} does not match the model: it lacks {len(missing)} column(s) the model "
                 f"was trained on: {_examples(missing, 5)}{closest_names(missing[0], unused)}")
-        known = set(self.input_columns) | set(self.drop) | {self.target}
+        known = set(self.input_columns) | set(self.drop) | set(self.ids) | {self.target}
         extra = [name for name in frame.columns if name not in known]
         if extra:
             warnings.warn(f"{path}: ignoring {len(extra)} column(s) the model was not trained "
                           f"on: {_examples(extra, 5)}", stacklevel=2)
 
-    def transform(self, frame, path: str = "the data") -> np.ndarray:
+    def transform(self, frame, path: str = "the data", notes: list | None = None) -> np.ndarray:
         """The feature matrix (float32, one row per row of ``frame``).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+        path : str
+            The table's name in messages.
+        notes : list, optional
+            If given, one line per column with missing values is appended, saying what they
+            were filled with (``bpnn predict`` prints them; training reports its own).
 
         Raises
         ------
@@ -383,8 +406,14 @@ class TabularPreprocessor:
         blocks = []
         for column in self.columns_:
             series = frame[column["name"]]
+            missing = int(series.isna().sum())
+            if missing and notes is not None:
+                fill = (f"the training median {column['fill']:g}" if column["kind"] == "numeric"
+                        else f"the most frequent training value {column['fill']!r}")
+                notes.append(f"{path}: column {column['name']!r}: {missing} of {len(series)} "
+                             f"values missing, filled with {fill}")
             if column["kind"] == "numeric":
-                numeric = _numeric_values(series)
+                numeric = numeric_values(series)
                 if numeric is None:
                     bad = series.dropna()
                     bad = bad[_pandas().to_numeric(bad, errors="coerce").isna()].unique()
@@ -430,7 +459,7 @@ class TabularPreprocessor:
                                 f"does not know: {', '.join(unknown[:5])} (known: "
                                 f"{_examples(self.classes_, 10)})")
             return np.asarray([index[v] for v in labels], dtype=np.int64)
-        numeric = _numeric_values(series)
+        numeric = numeric_values(series)
         if numeric is None:
             raise DataError(f"{path}: the target {self.target!r} holds text but the model "
                             "predicts numbers")
@@ -448,7 +477,8 @@ class TabularPreprocessor:
     def to_dict(self) -> dict:
         """The fitted state as a JSON-serialisable dict."""
         return {"format": "bpnn-tabular", "version": 1, "target": self.target, "task": self.task,
-                "drop": self.drop, "columns": self.columns_, "classes": self.classes_,
+                "drop": self.drop, "ids": self.ids, "columns": self.columns_,
+                "classes": self.classes_,
                 "target_mean": self.target_mean_, "target_scale": self.target_scale_,
                 "notes": self.notes_}
 
@@ -463,7 +493,10 @@ class TabularPreprocessor:
             the wrong type or range.
         """
         check_preprocessing(state)
-        prep = cls(state["target"], state["task"], state.get("drop", ()))
+        if "ids" in state:
+            prep = cls(state["target"], state["task"], state.get("drop", ()), state["ids"])
+        else:  # written before --drop existed: "drop" held the identifier columns
+            prep = cls(state["target"], state["task"], (), state.get("drop", ()))
         prep.columns_ = state["columns"]
         prep.classes_ = state["classes"]
         prep.target_mean_ = state["target_mean"]

@@ -29,8 +29,8 @@ def learning_rate(text: str):
     return value
 
 
-def prepare_options(args, defaults) -> None:
-    """Settle the options trainbr and ``--lr auto`` need, before any work.
+def prepare_options(args, task: str) -> None:
+    """Settle the options trainbr and ``--lr auto`` need, once the task's defaults are in.
 
     trainbr (Bayesian regularisation) learns its own weight penalty and takes full-batch
     Levenberg-Marquardt steps on a sum of squares: the default weight decay and dropout are
@@ -43,16 +43,17 @@ def prepare_options(args, defaults) -> None:
                        f"optimizer {args.optimizer!r} takes full-batch steps (use adam or sgd)")
     if not bayesian:
         return
-    if args.task == "classification":
+    if task == "classification":
         raise CLIError("--optimizer trainbr minimises a sum of squared errors: it needs a "
                        "regression target (use --task regression or another optimizer)")
-    for option, value, default in (("--weight-decay", args.weight_decay, defaults.weight_decay),
-                                   ("--dropout", args.dropout, defaults.dropout)):
-        if value not in (0, default):
+    defaulted = getattr(args, "defaulted", ())
+    for option, name in (("--weight-decay", "weight_decay"), ("--dropout", "dropout")):
+        value = getattr(args, name)
+        if name not in defaulted and value != 0:
             raise CLIError(f"--optimizer trainbr learns its own regularisation; drop {option} "
                            f"(got {value:g})")
     args.weight_decay, args.dropout = 0.0, 0.0
-    if args.lr == defaults.lr:
+    if "lr" in defaulted:
         args.lr = 1.0
     args.batch_size = None  # Model.fit: one full-batch iteration per epoch
 
