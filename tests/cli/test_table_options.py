@@ -124,8 +124,9 @@ def test_old_model_folders_keep_their_identifier_columns():
     from bpnn.cli.tabular import TabularPreprocessor
 
     old = {"format": "bpnn-tabular", "version": 1, "target": "y", "task": "regression",
-           "drop": ["row id"], "columns": [], "classes": None, "target_mean": 0.0,
-           "target_scale": 1.0}
+           "drop": ["row id"], "classes": None, "target_mean": 0.0, "target_scale": 1.0,
+           "columns": [{"name": "x", "kind": "numeric", "fill": 0.0, "mean": 0.0,
+                        "scale": 1.0}]}
     prep = TabularPreprocessor.from_dict(old)
     assert prep.ids == ["row id"] and prep.drop == []
 

@@ -299,9 +299,9 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
     try:
         frame, task, task_reason = read_training_table(args, data)
         classification = task == "classification"
-        toolkit.check_task(args, classification)
         resolve_task_defaults(args, task)
         toolkit.prepare_options(args, task)
+        toolkit.check_task(args, classification)
         check_options(args)
         dropped, ids = choose_columns(args, frame, data)
         rows = split_table(args, frame, classification)
