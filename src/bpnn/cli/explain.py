@@ -161,6 +161,18 @@ def check_network(spec, source: str = "network") -> dict:
     return spec
 
 
+def _is_classic(spec: dict) -> bool:
+    """Whether ``spec`` holds the classic example's numbers (biases fixed there, not here)."""
+    classic = CLASSIC_NETWORK
+    if any(spec.get(key) != classic[key] for key in ("input", "target", "learning_rate")):
+        return False
+    if len(spec["layers"]) != len(classic["layers"]):
+        return False
+    return all(layer["weights"] == reference["weights"]
+               and all(b == reference["bias"] for b in layer["bias"])
+               for layer, reference in zip(spec["layers"], classic["layers"], strict=True))
+
+
 def _neuron_names(spec: dict) -> list:
     """Names per layer: i1.. for inputs, h1.. (h<layer>_<j> with several hidden layers), o1.."""
     names = [[f"i{j + 1}" for j in range(len(spec["input"]))]]
@@ -244,6 +256,7 @@ def trace_backpropagation(spec: dict) -> dict:
     trace = {
         "network": {
             "description": spec.get("description", "network from file"),
+            "classic": _is_classic(spec),
             "sizes": [len(group) for group in names],
             "activation": spec["activation"],
             "activations": [layer.get("activation", spec["activation"])
@@ -392,7 +405,7 @@ def render(trace: dict, fmt: str = "text") -> str:
         f"error         {net['error']}",
         f"learning rate {net['learning_rate']:g} (plain SGD: w -> w - lr * dE/dw; biases are "
         "updated too" + (", the classic example keeps them fixed)"
-                         if net["description"] == CLASSIC_NETWORK["description"] else ")"),
+                         if net.get("classic") else ")"),
         f"arithmetic    bpnn's engine in {net['dtype']}",
     ])
     activations = net.get("activations", [net["activation"]] * len(trace["forward"]))

@@ -24,7 +24,8 @@ from bpnn.io import AtomicFolder
 MANIFEST = "bpnn-model.json"
 MODEL_FILE = "model.bpnn"
 PREPROCESSING_FILE = "preprocessing.json"
-TRAINING_ROWS_FILE = "training_rows.npy"  # a 64-bit hash per training or validation row
+# A 64-bit hash per training or validation row, raw little-endian (no header, no pickle).
+TRAINING_ROWS_FILE = "training_rows.u64"
 FORMAT = "bpnn-cli-model"
 
 
@@ -117,13 +118,15 @@ def training_rows(path: str):
     if not os.path.exists(where):
         return None
     try:
-        trained = np.load(where, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise CLIError(f"model folder {path} is damaged: {TRAINING_ROWS_FILE}: {error}") from None
-    if trained.dtype != np.uint64 or trained.ndim != 1:
-        raise CLIError(f"model folder {path} is damaged: {TRAINING_ROWS_FILE} does not hold row "
-                       "fingerprints")
-    return trained
+        with open(where, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise CLIError(f"model folder {path} is damaged: {TRAINING_ROWS_FILE}: "
+                       f"{error.strerror or error}") from None
+    if len(data) % 8:
+        raise CLIError(f"model folder {path} is damaged: {TRAINING_ROWS_FILE} does not hold "
+                       "64-bit row fingerprints")
+    return np.frombuffer(data, dtype="<u8").astype(np.uint64)
 
 
 def write_model_folder(folder: ModelFolder, args, run, facts: dict) -> None:
@@ -142,7 +145,8 @@ def write_model_folder(folder: ModelFolder, args, run, facts: dict) -> None:
     """
     bpnn.save(run.model, folder.path(MODEL_FILE))
     run.preprocessor.save(folder.path(PREPROCESSING_FILE))
-    np.save(folder.path(TRAINING_ROWS_FILE), run.training_rows, allow_pickle=False)
+    with open(folder.path(TRAINING_ROWS_FILE), "wb") as handle:
+        handle.write(run.training_rows.astype("<u8").tobytes())
     training = {key: value for key, value in vars(args).items()
                 if key not in ("handler", "debug")}
     write_json(folder.path(MANIFEST),

@@ -43,7 +43,7 @@ def prepare_options(args, task: str) -> None:
                        f"optimizer {args.optimizer!r} takes full-batch steps (use adam or sgd)")
     if not bayesian:
         return
-    if task == "classification":
+    if args.task == "classification":  # asked for; a detected class target: check_task
         raise CLIError("--optimizer trainbr minimises a sum of squared errors: it needs a "
                        "regression target (use --task regression or another optimizer)")
     defaulted = getattr(args, "defaulted", ())

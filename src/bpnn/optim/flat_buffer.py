@@ -84,12 +84,14 @@ class FlatBuffers:
         self.gather_grad(p)
 
     def gather_data(self, p) -> None:
+        """Copy ``p.data`` into its slot of the buffer if the user replaced the array."""
         slot = self.slots[id(p)]
         if p.data is not slot.data:
             xp.copyto(slot.data, p.data)
             p.data = slot.data
 
     def gather_grad(self, p) -> None:
+        """Copy ``p.grad`` into its slot of the gradient buffer (a view already there stays)."""
         slot = self.slots[id(p)]
         grad = p.grad
         if grad is not None and grad is not slot.grad:
@@ -111,6 +113,7 @@ class FlatBuffers:
                 state[name] = view
 
     def state_view(self, slot, name: str):
+        """The view of state array ``name`` for ``slot`` (made in the state buffer on first use)."""
         view = slot.views.get(name)
         if view is None:
             buffers = self.state[slot.dtype]

@@ -64,6 +64,7 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
+        """Number of input columns."""
         return self.x_train.shape[1]
 
     def points(self) -> dict:

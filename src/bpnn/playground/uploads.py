@@ -88,6 +88,7 @@ class Table:
     size: int
 
     def describe(self) -> dict:
+        """Name, rows, target, task and columns of the uploaded table, for the page."""
         return {"name": self.name, "rows": int(len(self.frame)), "target": self.target,
                 "task": self.task, "reason": self.reason,
                 "columns": [str(c) for c in self.frame.columns], "dropped_ids": self.ids}

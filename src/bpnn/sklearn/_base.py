@@ -54,12 +54,14 @@ def draw_seed(random_state) -> int:
 
 
 def check_positive_int(name: str, value) -> int:
+    """``value`` as an int >= 1, or ValueError naming the parameter."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def check_fraction(name: str, value, low_open=True) -> float:
+    """``value`` as a float in (0, 1) (or [0, 1) with ``low_open=False``), or ValueError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
             (0.0 < value if low_open else 0.0 <= value) and value < 1.0):
         raise ValueError(f"{name} must be in {'(0' if low_open else '[0'}, 1), got {value!r}")

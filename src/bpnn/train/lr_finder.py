@@ -82,6 +82,7 @@ class LRFinderResult:
 
     @property
     def suggestion(self) -> float:
+        """The suggested learning rate: the ``valley`` rule's."""
         return self.suggestions["valley"]
 
     def plot(self, path=None, skip_start: int = 10, skip_end: int = 5):

@@ -101,6 +101,7 @@ class Summary:
 
     @property
     def non_trainable_params(self) -> int:
+        """Parameters that do not train (frozen)."""
         return self.total_params - self.trainable_params
 
     def lines(self) -> list:
