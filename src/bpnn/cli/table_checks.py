@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bpnn.cli.tabular import import_pandas, numeric_values
+
 _LEAK_ERROR = 0.01  # a column alone gets at most 1 % of the rows wrong (or R^2 >= 0.99)
 _LEAK_GAIN = 0.1  # ... and at most a tenth of what always guessing the average gets wrong
 _LEAK_BINS = 50  # numeric columns with more distinct values are cut into this many quantiles
@@ -18,8 +20,6 @@ _LEAK_MIN_ROWS_PER_GROUP = 5  # fewer rows per value and any column "predicts" i
 
 def _groups(series) -> np.ndarray | None:
     """Integer group codes for a column: its values, or quantile bins of a numeric column."""
-    from bpnn.cli.tabular import numeric_values
-
     numeric = numeric_values(series)
     if numeric is None:
         codes, _ = series.astype(str).factorize()
@@ -74,8 +74,6 @@ def find_leaks(frame, target: str, task: str, columns) -> list:
     list of (str, str)
         ``(column, how well it predicts)`` per suspect, e.g. ``("paid", "99.8 % of rows")``.
     """
-    from bpnn.cli.tabular import numeric_values
-
     classification = task == "classification"
     if classification:
         labels = frame[target].astype(str).to_numpy()
@@ -109,10 +107,7 @@ def row_fingerprints(frame, columns) -> np.ndarray:
     numpy.ndarray
         ``uint64``, one per row, in row order.
     """
-    import pandas
-
-    from bpnn.cli.tabular import numeric_values
-
+    pandas = import_pandas()
     parts = {}
     for name in columns:
         numeric = numeric_values(frame[name])

@@ -10,114 +10,18 @@ labels with their original names kept, or a standardised number). Its state is p
 
 from __future__ import annotations
 
-import csv
-import os
 import warnings
 
 import numpy as np
 
-from bpnn.cli.checks import check_frame, check_preprocessing
+from bpnn.cli.checks import check_preprocessing
+from bpnn.cli.csvfile import import_pandas, read_csv, require_column  # noqa: F401 (re-exported)
 from bpnn.cli.errors import DataError, closest_names
 from bpnn.cli.jsonfiles import read_json, write_json
 from bpnn.preprocessing import mean_and_scale
 
-_SNIFF_BYTES = 64 * 1024
 _MAX_AUTO_CLASSES = 20  # an integer target with more distinct values is taken as a quantity
 _MIN_ROWS_FOR_ID = 10  # in tiny tables every column looks unique
-
-
-def _pandas():
-    try:
-        import pandas
-    except ImportError:  # pragma: no cover - pandas is in the cli extra
-        raise DataError("reading CSV files needs pandas: pip install 'bpnn[cli]'") from None
-    return pandas
-
-
-def read_csv(path: str):
-    """Read ``path`` into a pandas DataFrame, or raise a one-line :class:`DataError`.
-
-    The delimiter (comma, semicolon, tab or bar) is sniffed from the first 64 KiB; the text is
-    UTF-8 or else Latin-1; blanks after a delimiter and around column names are dropped; empty
-    cells, ``NA``-like strings and ``?`` are missing values.
-
-    Parameters
-    ----------
-    path : str
-
-    Returns
-    -------
-    pandas.DataFrame
-        At least one row and two columns.
-
-    Raises
-    ------
-    DataError
-        If the file is missing, a folder, empty, has only a header, is binary or not text,
-        cannot be parsed, or has only one column.
-
-    Example
-    -------
-    >>> frame = read_csv(bundled_csv("phone_price"))  # doctest: +SKIP
-    """
-    pandas = _pandas()
-    if not os.path.exists(path):
-        raise DataError(f"file not found: {path}")
-    if os.path.isdir(path):
-        raise DataError(f"{path} is a folder, expected a CSV file")
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-    except OSError as error:
-        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
-    if not head.strip():
-        raise DataError(f"{path} is empty")
-    if b"\x00" in head:
-        raise DataError(f"{path} is not a CSV file (it looks binary)")
-    encoding = "utf-8-sig"
-    try:
-        text = head.decode(encoding)
-    except UnicodeDecodeError as error:
-        if error.start >= len(head) - 4:  # a multi-byte character cut at the sniffing boundary
-            text = head[:error.start].decode(encoding)
-        else:  # spreadsheet exports are often Latin-1, which decodes any byte
-            encoding = "latin-1"
-            text = head.decode(encoding)
-    lines = [line for line in text.splitlines() if line.strip()]
-    try:
-        delimiter = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
-    try:
-        # "?" marks a missing value in many public data sets (the UCI repository's habit).
-        frame = pandas.read_csv(path, sep=delimiter, skipinitialspace=True, encoding=encoding,
-                                na_values=["?"])
-    except pandas.errors.EmptyDataError:
-        raise DataError(f"{path} is empty") from None
-    except (pandas.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DataError(f"{path} is not a readable CSV file: {first}") from None
-    frame.columns = [str(name).strip() for name in frame.columns]
-    if frame.shape[1] < 2:
-        raise DataError(f"{path} has a single column ({frame.columns[0]!r}); a CSV file with "
-                        "features and a target needs at least two (is it comma-separated?)")
-    if len(frame) == 0:
-        raise DataError(f"{path} has a header but no data rows")
-    duplicated = [name for name in frame.columns if name.split(".")[0] != name
-                  and name.rsplit(".", 1)[0] in frame.columns]
-    if duplicated:
-        raise DataError(f"{path} repeats column name(s): "
-                        f"{', '.join(repr(n.rsplit('.', 1)[0]) for n in duplicated)}")
-    check_frame(frame, path)
-    return frame
-
-
-def require_column(frame, column: str, path: str) -> None:
-    """Raise :class:`DataError` naming the closest columns when ``column`` is absent."""
-    if column not in frame.columns:
-        raise DataError(f"{path} has no column {column!r}{closest_names(column, frame.columns)}"
-                        f" (columns: {', '.join(map(str, frame.columns[:12]))}"
-                        f"{', ...' if frame.shape[1] > 12 else ''})")
 
 
 def numeric_values(series):
@@ -131,7 +35,7 @@ def numeric_values(series):
     -------
     pandas.Series or None
     """
-    pandas = _pandas()
+    pandas = import_pandas()
     if series.dtype == bool:
         return series.astype(np.float64)
     if pandas.api.types.is_numeric_dtype(series.dtype):
@@ -416,7 +320,7 @@ class TabularPreprocessor:
                 numeric = numeric_values(series)
                 if numeric is None:
                     bad = series.dropna()
-                    bad = bad[_pandas().to_numeric(bad, errors="coerce").isna()].unique()
+                    bad = bad[import_pandas().to_numeric(bad, errors="coerce").isna()].unique()
                     raise DataError(f"{path}: column {column['name']!r} was numeric in training "
                                     f"but holds text such as {_examples(bad)}")
                 values = (numeric.fillna(column["fill"]).to_numpy() - column["mean"])

@@ -12,8 +12,7 @@ from __future__ import annotations
 import copy
 
 from bpnn import backend, io, nn, optim
-from bpnn.autograd.tensor import Tensor, no_grad, wrap_array
-from bpnn.backend import xp
+from bpnn.autograd.tensor import Tensor
 from bpnn.callbacks.callback import CallbackList
 from bpnn.callbacks.history import History
 from bpnn.callbacks.learning_rate_scheduler import first_group_lr
@@ -22,14 +21,13 @@ from bpnn.train import checkpoint, validation
 from bpnn.train import metrics as metrics_module
 from bpnn.train.closure import Closure
 from bpnn.train.data_parallel import data_parallel
+from bpnn.train.evaluation import DEFAULT_BATCH_SIZE, EvaluationMixin
 from bpnn.train.nonfinite import guard_for
 from bpnn.train.progress import make_progress
 from bpnn.train.validation import positive_int
 
-DEFAULT_BATCH_SIZE = 32
 
-
-class Model:
+class Model(EvaluationMixin):
     """A network with its loss, optimizer and metrics, trained Keras-style.
 
     Parameters
@@ -412,70 +410,6 @@ class Model:
         if closure.last_output is not None:
             self.update_metrics(y, closure.last_output)
         return value
-
-    # ---------------------------------------------------------------- evaluate / predict
-    def _evaluate_arrays(self, x, y, weights, batch_size: int) -> dict:
-        for metric in self.metrics:
-            metric.reset()
-        arrays = (x, y) if weights is None else (x, y, weights)
-        total = 0.0
-        with self.network.evaluating(), no_grad():
-            for batch in DataLoader(arrays, batch_size=batch_size):
-                total += self.test_step(*batch) * len(batch[0])
-        scores = {"loss": total / len(x)}
-        for metric in self.metrics:
-            scores[metric.name] = metric.result()
-        return scores
-
-    def evaluate(self, x, y, batch_size=None, sample_weight=None) -> dict:
-        """Loss (with the regularisation penalty, as in training) and metrics on a data set.
-
-        Parameters
-        ----------
-        x, y : array_like
-        batch_size : int, default 32
-        sample_weight : array_like, optional
-
-        Returns
-        -------
-        dict
-            ``{"loss": ..., "<metric>": ...}``.
-
-        Raises
-        ------
-        ValueError
-            For the same bad input as :meth:`fit`.
-        """
-        batch_size = positive_int("batch_size", DEFAULT_BATCH_SIZE if batch_size is None
-                                   else batch_size)
-        x, y, weights = validation.prepare(self, x, y, sample_weight)
-        return self._evaluate_arrays(x, y, weights, batch_size)
-
-    def predict(self, x, batch_size=None):
-        """The network's outputs for ``x`` (evaluation mode, no graph recorded).
-
-        Parameters
-        ----------
-        x : array_like
-        batch_size : int, default 32
-
-        Returns
-        -------
-        ndarray
-            One output row per sample (logits for a classifier trained with cross-entropy).
-
-        Raises
-        ------
-        ValueError
-            If ``x`` is empty, holds NaN / infinity, or has the wrong feature count.
-        """
-        batch_size = positive_int("batch_size", DEFAULT_BATCH_SIZE if batch_size is None
-                                   else batch_size)
-        x, _ = validation.check_x(self, x)
-        with self.network.evaluating(), no_grad():
-            outputs = [self.network(wrap_array(x[start:start + batch_size])).data
-                       for start in range(0, len(x), batch_size)]
-        return xp.concatenate(outputs)
 
     # ---------------------------------------------------------------- checkpoints
     def to_checkpoint(self):
