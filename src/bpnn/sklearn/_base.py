@@ -68,6 +68,18 @@ def check_fraction(name: str, value, low_open=True) -> float:
     return float(value)
 
 
+def store_init_params(estimator, init_locals: dict, extra=None) -> None:
+    """Store each ``__init__`` parameter of ``estimator`` from that ``__init__``'s ``locals()``.
+
+    scikit-learn's rule: ``__init__`` declares its parameters in its signature and only stores
+    them, unchecked; this is that storing, written once for every estimator. ``extra`` holds
+    keyword arguments beyond the signature (``**kwargs``), stored as they are.
+    """
+    for name in type(estimator)._get_param_names():
+        setattr(estimator, name, init_locals[name])
+    vars(estimator).update(extra or {})
+
+
 def _jsonable(value) -> bool:
     try:
         json.dumps(value)
@@ -121,6 +133,20 @@ class _NeuralNetBase(BaseEstimator):
         check_is_fitted(self)
         return self._forward(self._validate_X(X, reset=False))
 
+    def predict(self, X):
+        """Predicted class labels (a 0/1 indicator matrix for multilabel targets) or values.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Rows with the features seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        return self._predictions(self._checked_forward(X))
+
     # ---------------------------------------------------------------- files
     def save(self, path) -> str:
         """Write the fitted estimator to ``path`` in bpnn's safe format (no pickle).
@@ -136,7 +162,7 @@ class _NeuralNetBase(BaseEstimator):
         Returns
         -------
         str
-            ``path``.
+            The path written (``bpnn.io.save`` writes it atomically).
 
         Raises
         ------
@@ -290,7 +316,10 @@ class _ClassifierPart:
             Columns follow ``classes_``; for multilabel targets, one independent probability
             per label.
         """
-        proba = self._probabilities(self._checked_forward(X))
+        return self._class_probabilities(self._checked_forward(X))
+
+    def _class_probabilities(self, outputs):
+        proba = self._probabilities(outputs)
         if proba.shape[1] == 1 and not self.multilabel_:
             proba = np.hstack([1 - proba, proba])
         return proba
@@ -300,18 +329,9 @@ class _ClassifierPart:
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X):
-        """Predicted class labels (a 0/1 indicator matrix for multilabel targets).
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        proba = self.predict_proba(X)
+    def _predictions(self, outputs):
+        """Class labels (a 0/1 indicator matrix for multilabel targets) from network outputs."""
+        proba = self._class_probabilities(outputs)
         if self.multilabel_:
             return (proba > 0.5).astype(int)
         return self.classes_[np.argmax(proba, axis=1)]
@@ -337,18 +357,8 @@ class _RegressorPart:
     def _class_sample_weight(self, y, sample_weight):
         return sample_weight
 
-    def predict(self, X):
-        """Predicted values.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        """
-        outputs = self._checked_forward(X)
+    def _predictions(self, outputs):
+        """Predicted values from network outputs (one column per target; 1-D for one)."""
         return outputs.ravel() if outputs.shape[1] == 1 else outputs
 
     def _validation_score(self, X, y) -> float:

@@ -22,6 +22,7 @@ from bpnn.sklearn._base import (
     check_positive_int,
     draw_seed,
     seeded,
+    store_init_params,
 )
 from bpnn.train.model import Model
 
@@ -36,19 +37,8 @@ class _NeuralNetWrapper(_NeuralNetBase):
     def __init__(self, module, *, optimizer="adam", lr=0.01, loss=None, epochs=10,
                  batch_size=32, callbacks=None, validation_fraction=0.0, shuffle=True,
                  random_state=None, verbose=0, dtype="float32", **kwargs):
-        self.module = module
-        self.optimizer = optimizer
-        self.lr = lr
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.callbacks = callbacks
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.dtype = dtype
-        vars(self).update(kwargs)  # checked in fit: __init__ only stores (scikit-learn's rule)
+        # checked in fit: __init__ only stores (scikit-learn's rule)
+        store_init_params(self, locals(), extra=kwargs)
 
     # ---------------------------------------------------------------- nested parameters
     def _extra_params(self) -> dict:
@@ -120,7 +110,9 @@ class _NeuralNetWrapper(_NeuralNetBase):
         ----------
         X : array_like of shape (n_samples, n_features)
         y : array_like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels for the classifier, target values for the regressor.
         sample_weight : array_like of shape (n_samples,), optional
+            Per-sample loss weights (multiplied by ``class_weight``'s for the classifier).
 
         Returns
         -------
@@ -228,11 +220,7 @@ class NeuralNetClassifier(_ClassifierPart, ClassifierMixin, _NeuralNetWrapper):
     def __init__(self, module, *, optimizer="adam", lr=0.01, loss=None, epochs=10,
                  batch_size=32, callbacks=None, validation_fraction=0.0, shuffle=True,
                  random_state=None, verbose=0, dtype="float32", class_weight=None, **kwargs):
-        super().__init__(module, optimizer=optimizer, lr=lr, loss=loss, epochs=epochs,
-                         batch_size=batch_size, callbacks=callbacks,
-                         validation_fraction=validation_fraction, shuffle=shuffle,
-                         random_state=random_state, verbose=verbose, dtype=dtype, **kwargs)
-        self.class_weight = class_weight
+        store_init_params(self, locals(), extra=kwargs)
 
     def _targets(self, y):
         y = self._encode_classes(y, refit=True)
@@ -252,12 +240,10 @@ class NeuralNetRegressor(_RegressorPart, RegressorMixin, _NeuralNetWrapper):
 
     Attributes
     ----------
-    module_ : bpnn.nn.Module
-    model_ : bpnn.Model
-    history_ : dict
-    n_iter_ : int
     n_outputs_ : int
-    n_features_in_, feature_names_in_
+        Target columns (network outputs).
+    module_, model_, history_, n_iter_, n_features_in_, feature_names_in_
+        As for :class:`NeuralNetClassifier`.
 
     Example
     -------
