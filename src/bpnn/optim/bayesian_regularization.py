@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
-from bpnn.autograd.tensor import no_grad
 from bpnn.backend import xp
 from bpnn.optim.levenberg_marquardt import LevenbergMarquardt
 from bpnn.optim.registry import register_optimizer
@@ -104,6 +101,24 @@ class BayesianRegularization(LevenbergMarquardt):
         sse, ssw = float(residuals @ residuals), float(x @ x)
         return beta * sse + alpha * ssw, sse, ssw
 
+    _NO_RESIDUALS = ("BayesianRegularization needs residuals, not only the loss: pass a "
+                     "closure with a .residuals() method or build it with residual_fn")
+
+    # The damped system and objective of beta E_D + alpha E_W (LevenbergMarquardt's hooks).
+    def _damped_matrix(self, JtJ, eye, mu: float):
+        state = self.global_state
+        return state["beta"] * JtJ + (state["alpha"] + mu) * eye
+
+    def _trial_objective(self, residuals):
+        x_new = self._flat.pack()
+        residuals = residuals.astype(x_new.dtype, copy=False)
+        objective, sse, ssw = self._objective(residuals, x_new, self.global_state["alpha"],
+                                              self.global_state["beta"])
+        return objective, (sse, ssw)
+
+    def _every_trial_non_finite(self) -> None:
+        """No error: the weights stay and the hyper-parameters are re-estimated there."""
+
     def step(self, closure=None):
         """Run up to ``max_iter`` iterations of damped steps and evidence updates.
 
@@ -119,16 +134,8 @@ class BayesianRegularization(LevenbergMarquardt):
         FloatingPointError
             If the residuals are not finite at the current parameters.
         """
-        residual_fn = self.residual_fn or getattr(closure, "residuals", None)
-        if residual_fn is None:
-            raise TypeError("BayesianRegularization needs residuals, not only the loss: pass a "
-                            "closure with a .residuals() method or build it with residual_fn")
+        residual_fn, orig_loss = self._begin_step(closure)
         group, state = self.param_groups[0], self.global_state
-        state.setdefault("mu", group["mu"])
-        state["converged"] = False
-        orig_loss = closure() if callable(closure) else None
-        if orig_loss is not None:
-            state["func_evals"] += 1
         for _ in range(group["max_iter"]):
             x = self._flat.pack()
             r, J = self.jacobian(residual_fn)
@@ -149,31 +156,10 @@ class BayesianRegularization(LevenbergMarquardt):
             if float(abs(gradient).max()) <= group["tolerance_grad"]:
                 state["converged"] = True
                 break
-            eye = xp.eye(n, dtype=JtJ.dtype)
-            new_objective, sse, ssw = objective, float(r @ r), float(x @ x)  # if no step
-            while True:
-                try:
-                    delta = xp.linalg.solve(beta * JtJ + (alpha + state["mu"]) * eye, -gradient)
-                except xp.linalg.LinAlgError:
-                    delta = None
-                if delta is not None:
-                    self._flat.add_(group["lr"], delta)
-                    x_new = self._flat.pack()
-                    with no_grad():
-                        r_new = residual_fn().data.reshape(-1).astype(x.dtype, copy=False)
-                    state["func_evals"] += 1
-                    new_objective, sse, ssw = self._objective(r_new, x_new, alpha, beta)
-                    if math.isfinite(new_objective) and new_objective < objective:
-                        state["mu"] = max(state["mu"] * group["mu_decrease"], 1e-20)
-                        break
-                    self._flat.unpack(x)
-                state["mu"] *= group["mu_increase"]
-                if state["mu"] > group["mu_max"]:
-                    # F cannot fall for these alpha, beta: the weights stay; the
-                    # hyper-parameters are still re-estimated there (MacKay's alternation)
-                    state["mu"] = group["mu_max"]
-                    state["converged"] = True
-                    break
+            _, new_objective, (sse, ssw) = self._damped_step(
+                residual_fn, x, gradient, JtJ, (objective, (float(r @ r), float(x @ x))))
+            # past mu_max F cannot fall for these alpha, beta: the weights stay; the
+            # hyper-parameters are still re-estimated (MacKay's alternation)
             self._update_hyperparameters(JtJ, count, sse, ssw)
             if state["converged"] or objective - new_objective < group["tolerance_change"]:
                 state["converged"] = True

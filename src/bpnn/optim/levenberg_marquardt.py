@@ -160,6 +160,75 @@ class LevenbergMarquardt(ClosureOptimizer):
     def _sum_of_squares(self, residuals) -> float:
         return float(residuals @ residuals)
 
+    # Hooks for subclasses that damp a different objective (BayesianRegularization).
+    def _damped_matrix(self, JtJ, eye, mu: float):
+        """The matrix of the damped system: ``J'J + mu I``."""
+        return JtJ + mu * eye
+
+    def _trial_objective(self, residuals):
+        """``(objective, details)`` at a trial point; here the sum of squares, no details."""
+        return self._sum_of_squares(residuals), None
+
+    def _every_trial_non_finite(self) -> None:
+        """Called when mu passed ``mu_max`` and no trial point gave a finite objective."""
+        raise FloatingPointError(
+            "LevenbergMarquardt: every trial step gave non-finite residuals, up "
+            f"to mu = {self.param_groups[0]['mu_max']:g}; the parameters were left unchanged")
+
+    def _damped_step(self, residual_fn, x, gradient, JtJ, current):
+        """Solve the damped system, raising mu until the objective falls (``trainlm``'s loop).
+
+        ``current`` is ``(objective, details)`` at ``x``. Returns ``(accepted, objective,
+        details)`` of the last trial point (``current`` if none was evaluated). On acceptance
+        the parameters hold the new point and mu is decreased; once mu passes ``mu_max`` the
+        parameters are back at ``x``, mu is ``mu_max`` and ``converged`` is True.
+        """
+        group, state = self.param_groups[0], self.global_state
+        eye = xp.eye(JtJ.shape[0], dtype=JtJ.dtype)
+        objective, (new_objective, details) = current[0], current
+        all_non_finite = True
+        while True:
+            try:
+                delta = xp.linalg.solve(self._damped_matrix(JtJ, eye, state["mu"]), -gradient)
+            except xp.linalg.LinAlgError:
+                delta = None
+            if delta is not None:
+                self._flat.add_(group["lr"], delta)
+                with no_grad():
+                    r_new = residual_fn().data.reshape(-1)
+                state["func_evals"] += 1
+                new_objective, details = self._trial_objective(r_new)
+                if math.isfinite(new_objective):
+                    all_non_finite = False
+                    if new_objective < objective:
+                        state["mu"] = max(state["mu"] * group["mu_decrease"], 1e-20)
+                        return True, new_objective, details
+                self._flat.unpack(x)
+            state["mu"] *= group["mu_increase"]
+            if state["mu"] > group["mu_max"]:
+                if all_non_finite:
+                    self._every_trial_non_finite()
+                state["mu"] = group["mu_max"]
+                state["converged"] = True
+                return False, new_objective, details
+
+    _NO_RESIDUALS = ("LevenbergMarquardt needs residuals, not only the loss: pass a closure "
+                     "with a .residuals() method returning the residual Tensor, or build the "
+                     "optimizer with residual_fn=...")
+
+    def _begin_step(self, closure):
+        """The residual function and the closure's loss; sets up mu and ``converged``."""
+        residual_fn = self.residual_fn or getattr(closure, "residuals", None)
+        if residual_fn is None:
+            raise TypeError(self._NO_RESIDUALS)
+        group, state = self.param_groups[0], self.global_state
+        state.setdefault("mu", group["mu"])
+        state["converged"] = False
+        orig_loss = closure() if callable(closure) else None
+        if orig_loss is not None:
+            state["func_evals"] += 1
+        return residual_fn, orig_loss
+
     def step(self, closure=None):
         """Run up to ``max_iter`` LM iterations (see the class docstring for the protocol).
 
@@ -175,17 +244,8 @@ class LevenbergMarquardt(ClosureOptimizer):
         FloatingPointError
             If every trial up to ``mu_max`` gave non-finite residuals.
         """
-        residual_fn = self.residual_fn or getattr(closure, "residuals", None)
-        if residual_fn is None:
-            raise TypeError("LevenbergMarquardt needs residuals, not only the loss: pass a "
-                            "closure with a .residuals() method returning the residual Tensor, "
-                            "or build the optimizer with residual_fn=...")
+        residual_fn, orig_loss = self._begin_step(closure)
         group, state = self.param_groups[0], self.global_state
-        state.setdefault("mu", group["mu"])
-        state["converged"] = False
-        orig_loss = closure() if callable(closure) else None
-        if orig_loss is not None:
-            state["func_evals"] += 1
         for _ in range(group["max_iter"]):
             state["n_iter"] += 1
             x = self._flat.pack()
@@ -197,34 +257,9 @@ class LevenbergMarquardt(ClosureOptimizer):
             if float(abs(gradient).max()) <= group["tolerance_grad"]:
                 state["converged"] = True
                 break
-            eye = xp.eye(JtJ.shape[0], dtype=JtJ.dtype)
-            all_non_finite = True
-            while True:
-                try:
-                    delta = xp.linalg.solve(JtJ + state["mu"] * eye, -gradient)
-                except xp.linalg.LinAlgError:
-                    delta = None
-                if delta is not None:
-                    self._flat.add_(group["lr"], delta)
-                    with no_grad():
-                        r_new = residual_fn().data.reshape(-1)
-                    state["func_evals"] += 1
-                    sse_new = self._sum_of_squares(r_new)
-                    if math.isfinite(sse_new):
-                        all_non_finite = False
-                        if sse_new < sse:
-                            state["mu"] = max(state["mu"] * group["mu_decrease"], 1e-20)
-                            break
-                    self._flat.unpack(x)
-                state["mu"] *= group["mu_increase"]
-                if state["mu"] > group["mu_max"]:
-                    if all_non_finite:
-                        raise FloatingPointError(
-                            "LevenbergMarquardt: every trial step gave non-finite residuals, up "
-                            f"to mu = {group['mu_max']:g}; the parameters were left unchanged")
-                    state["mu"] = group["mu_max"]
-                    state["converged"] = True
-                    return orig_loss
+            accepted, sse_new, _ = self._damped_step(residual_fn, x, gradient, JtJ, (sse, None))
+            if not accepted:
+                return orig_loss
             if sse - sse_new < group["tolerance_change"]:
                 state["converged"] = True
                 break
