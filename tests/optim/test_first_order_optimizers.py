@@ -87,16 +87,17 @@ def _step_torch(optimizer, params, step):
     optimizer.step()
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_trajectory_matches_torch_with_reload_halfway(torch, case, dtype):
-    name, kwargs = case
+def follow_reference(torch, bpnn_class, reference_class, kwargs, dtype):
+    """Run both optimizers 25 steps on the same gradients, reloading bpnn's halfway.
+
+    Asserts after every step that the parameters agree (dtype kept, ``TOLERANCES``); returns
+    ``(optimizer, reference, ours, theirs)`` for checks of the final state.
+    """
     values = _initial_values(dtype)
     ours = _bpnn_params(values)
     theirs = _torch_params(torch, values)
-    bpnn_class = getattr(bpnn.optim, name)
     optimizer = bpnn_class(_groups(ours, kwargs), **kwargs)
-    reference = getattr(torch.optim, name)(_groups(theirs, kwargs), **kwargs)
+    reference = reference_class(_groups(theirs, kwargs), **kwargs)
 
     for step in range(1, STEPS + 1):
         _step_bpnn(optimizer, ours, step)
@@ -110,6 +111,15 @@ def test_trajectory_matches_torch_with_reload_halfway(torch, case, dtype):
             saved = optimizer.state_dict()
             optimizer = bpnn_class(_groups(ours, kwargs), **kwargs)
             optimizer.load_state_dict(saved)
+    return optimizer, reference, ours, theirs
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_trajectory_matches_torch_with_reload_halfway(torch, case, dtype):
+    name, kwargs = case
+    optimizer, reference, ours, theirs = follow_reference(
+        torch, getattr(bpnn.optim, name), getattr(torch.optim, name), kwargs, dtype)
 
     # the state carries torch's names and values
     for key, torch_param in theirs.items():

@@ -2,18 +2,7 @@
 
 import numpy as np
 import pytest
-from test_first_order_optimizers import (
-    RELOAD_AT,
-    SHAPES,
-    STEPS,
-    TOLERANCES,
-    _bpnn_params,
-    _groups,
-    _initial_values,
-    _step_bpnn,
-    _step_torch,
-    _torch_params,
-)
+from test_first_order_optimizers import TOLERANCES, follow_reference
 
 import bpnn
 
@@ -54,21 +43,8 @@ CASES = [{"lr": 0.01}, {"lr": 0.01, "weight_decay": 0.5}, {"lr": 0.02, "betas": 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("kwargs", CASES, ids=lambda k: "-".join(f"{a}={b}" for a, b in k.items()))
 def test_lion_follows_the_reference_for_25_steps_with_reload(torch, kwargs, dtype):
-    values = _initial_values(dtype)
-    ours, theirs = _bpnn_params(values), _torch_params(torch, values)
-    optimizer = bpnn.optim.Lion(_groups(ours, kwargs), **kwargs)
-    reference = _torch_lion(torch)(_groups(theirs, kwargs), **kwargs)
-    for step in range(1, STEPS + 1):
-        _step_bpnn(optimizer, ours, step)
-        _step_torch(reference, theirs, step)
-        for key in SHAPES:
-            assert ours[key].data.dtype == np.dtype(dtype)
-            np.testing.assert_allclose(ours[key].data, theirs[key].detach().numpy(),
-                                       err_msg=f"{key} after step {step}", **TOLERANCES[dtype])
-        if step == RELOAD_AT:
-            saved = optimizer.state_dict()
-            optimizer = bpnn.optim.Lion(_groups(ours, kwargs), **kwargs)
-            optimizer.load_state_dict(saved)
+    optimizer, reference, ours, theirs = follow_reference(
+        torch, bpnn.optim.Lion, _torch_lion(torch), kwargs, dtype)
     for key, torch_param in theirs.items():
         np.testing.assert_allclose(optimizer.state[ours[key]]["exp_avg"],
                                    reference.state[torch_param]["exp_avg"].numpy(),
