@@ -42,12 +42,13 @@ def test_train_on_a_messy_table_writes_the_model_folder(messy_classification_csv
     assert _leftovers(tmp_path) == []
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"] == "classification"
-    assert metrics["split"] == {"train": 153, "validation": 39, "test": 48}
+    # by default every non-test row trains (no validation split), as in scikit-learn and Keras
+    assert metrics["split"] == {"train": 192, "validation": 0, "test": 48}
     assert metrics["test"]["accuracy"] > 0.7  # three classes: chance is about 0.33
     labels = [row["label"] for row in metrics["test"]["per_class"]]
     assert labels == ["cheap", "dear", "mid"]
     history = pd.read_csv(out / "history.csv")
-    assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert list(history.columns) == ["epoch", "loss", "accuracy"]
     assert len(history) == metrics["epochs_run"]
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     # the summary: accuracy, macro F1 and the per-class table with the original names
@@ -105,7 +106,7 @@ def test_unseen_category_at_predict_time_warns_and_still_predicts(cars_model,
 def test_regression_on_a_numeric_target(regression_csv, tmp_path, capsys):
     out = tmp_path / "flats_model"
     assert main(["train", str(regression_csv), "--target", "price", "--out", str(out),
-                 "--epochs", "60", "--lr", "0.01", "--quiet"]) == 0
+                 "--epochs", "60", "--lr", "0.01", "--val-split", "0.2", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "regression of 'price'" in captured.err
     assert "RMSE" in captured.out and "R^2" in captured.out
@@ -272,3 +273,20 @@ def test_a_class_with_one_row_still_gets_an_output(tmp_path, capsys):
     prep = json.loads((tmp_path / "m" / "preprocessing.json").read_text())
     assert prep["classes"] == ["down", "rare", "up"]
     assert main(["evaluate", str(tmp_path / "m"), path]) == 0
+
+
+def test_early_stopping_without_a_validation_split_watches_the_training_loss(regression_csv,
+                                                                              tmp_path):
+    """scikit-learn's rule (tol, n_iter_no_change): stop after N epochs of < 1e-4 progress."""
+    out = tmp_path / "m"
+    assert main(["train", str(regression_csv), "--target", "price", "--out", str(out),
+                 "--early-stopping", "3", "--epochs", "3000", "--lr", "0.01", "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    loss = pd.read_csv(out / "history.csv")["loss"].to_numpy()
+    run = metrics["epochs_run"]
+    assert metrics["split"]["validation"] == 0 and metrics["best_epoch"] is None
+    assert 3 < run < 3000 and len(loss) == run
+    assert (loss[-3:] > loss[:-3].min() - pipeline.TRAINING_LOSS_TOL).all()
+    assert metrics["test"]["r2"] > 0.9
+    assert ("stops once the training loss improves by less than 0.0001 for 3 epochs, stopped "
+            "early") in (out / "report.md").read_text()

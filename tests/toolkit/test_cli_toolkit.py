@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import bpnn
-from bpnn.cli import main
+from bpnn.cli import main, pipeline
 
 pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
@@ -69,6 +69,8 @@ def test_trainbr_trains_full_batch_without_a_weight_penalty(flats_csv, tmp_path,
     (["--optimizer", "trainbr", "--task", "classification"], "needs a regression target"),
     (["--optimizer", "lbfgs", "--lr", "auto"], "full-batch steps"),
     (["--optimizer", "trainbr", "--lr", "auto"], "full-batch steps"),
+    (["--optimizer", "lbfgs", "--lr-schedule", "onecycle"], "takes full-batch steps"),
+    (["--optimizer", "trainbr", "--lr-schedule", "cosine"], "takes full-batch steps"),
 ])
 def test_impossible_combinations_are_refused(flats_csv, tmp_path, capsys, extra, message):
     out = tmp_path / "model"
@@ -93,3 +95,68 @@ def test_trainbr_on_a_categorical_target_is_refused(tmp_path, capsys):
 def test_bad_lr_is_a_usage_error(value, message, capsys):
     assert main(["train", "x.csv", "--target", "y", "--lr", value]) == 2
     assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- --lr-schedule
+def _rates_seen_by_each_step(optimizer):
+    """Wrap ``optimizer.step`` to record (lr, momentum or beta1) at every step."""
+    seen, step = [], optimizer.step
+
+    def recording_step(*args, **kwargs):
+        group = optimizer.param_groups[0]
+        seen.append((group["lr"], group["betas"][0] if "betas" in group
+                     else group.get("momentum", 0.0)))
+        return step(*args, **kwargs)
+
+    optimizer.step = recording_step
+    return seen
+
+
+@pytest.mark.parametrize("optimizer, schedule", [
+    ("adam", "onecycle"), ("sgd", "onecycle"), ("adam", "cosine")])
+def test_lr_schedule_moves_the_rate_as_torch_does(torch, optimizer, schedule):
+    """fit_model's schedules against PyTorch's schedulers driven by hand: 7 epochs of 3 steps."""
+    x = np.random.default_rng(0).normal(size=(50, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    network = pipeline.build_network(3, 1, [4], "relu", 0.0)
+    chosen = pipeline.make_optimizer(optimizer, list(network.parameters()), 0.05, 0.0)
+    model = bpnn.Model(network, bpnn.nn.MSELoss(), chosen)
+    seen = _rates_seen_by_each_step(chosen)
+    pipeline.fit_model(model, (x, y), None, epochs=7, batch_size=20, patience=0,
+                       verbose=False, schedule=schedule)
+
+    reference = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(
+        [torch.zeros(1, requires_grad=True)], lr=0.05)
+    if schedule == "onecycle":  # SGD without momentum: the momentum is left alone
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            reference, max_lr=0.05, epochs=7, steps_per_epoch=3,
+            cycle_momentum=optimizer == "adam")
+    else:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(reference, T_max=7)
+    expected = []
+    for _ in range(7):
+        for _ in range(3):
+            group = reference.param_groups[0]
+            expected.append((group["lr"], group["betas"][0] if "betas" in group
+                             else group["momentum"]))
+            reference.step()
+            if schedule == "onecycle":
+                scheduler.step()
+        if schedule == "cosine":
+            scheduler.step()
+    assert len(seen) == 21
+    np.testing.assert_allclose(np.array(seen), np.array(expected), rtol=1e-12, atol=1e-15)
+    assert 0.049 < max(lr for lr, _ in seen) <= 0.05
+
+
+def test_lr_auto_with_onecycle_uses_the_suggestion_as_the_peak(flats_csv, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(["train", str(flats_csv), "--target", "price", "--out", str(out),
+                 "--lr", "auto", "--lr-schedule", "onecycle", "--epochs", "30",
+                 "--batch-size", "16", "--quiet"]) == 0
+    manifest = json.loads((out / "bpnn-model.json").read_text())
+    assert manifest["training"]["lr_schedule"] == "onecycle"
+    chosen = manifest["training"]["lr"]
+    assert f"lr_find suggests {chosen:.3g}" in capsys.readouterr().err
+    assert f"(lr {chosen:g}, onecycle schedule," in (out / "report.md").read_text()
+    assert json.loads((out / "metrics.json").read_text())["test"]["r2"] > 0.9

@@ -109,6 +109,12 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
     group.add_argument("--lr", type=learning_rate, default=None,
                        help="learning rate, or 'auto' to pick it with lr_find "
                             + _by_task("lr", "{:g}".format))
+    group.add_argument("--lr-schedule", choices=commands.LR_SCHEDULES,
+                       default=defaults.lr_schedule,
+                       help="how the learning rate moves: constant; onecycle (up to --lr over "
+                            "the first 30%% of the steps, then annealed, as fastai's "
+                            "fit_one_cycle: the way to use --lr auto); cosine (annealed from "
+                            f"--lr to 0) (default: {defaults.lr_schedule})")
     group.add_argument("--weight-decay", type=float, default=None,
                        help="L2 weight decay " + _by_task("weight_decay", "{:g}".format))
     group.add_argument("--epochs", type=_positive_int, default=None,
@@ -123,7 +129,9 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
                             f"{defaults.test_split})")
     group.add_argument("--early-stopping", type=_non_negative_int, default=None,
                        help="stop after this many epochs without a better validation loss and "
-                            "restore the best weights; 0 = off "
+                            "restore the best weights; with no validation split, after this "
+                            "many epochs in which the training loss improved by less than "
+                            "1e-4 (scikit-learn's rule); 0 = off "
                             + _by_task("early_stopping"))
     group.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
                        help="after early stopping, retrain on the training and validation rows "

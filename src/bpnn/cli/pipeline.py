@@ -16,7 +16,7 @@ import numpy as np
 
 import bpnn
 from bpnn import nn, optim
-from bpnn.callbacks import EarlyStopping
+from bpnn.callbacks import EarlyStopping, LearningRateScheduler
 from bpnn.cli import report, toolkit
 from bpnn.cli.errors import CLIError, DataError
 from bpnn.cli.model_folder import ModelFolder, write_model_folder
@@ -29,21 +29,32 @@ from bpnn.cli.tabular import (
     read_csv,
     require_column,
 )
+from bpnn.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR
 from bpnn.preprocessing import train_test_split
 
 # Options shared by both tasks.
-COMMON_DEFAULTS = SimpleNamespace(test_split=0.2, seed=0)
+COMMON_DEFAULTS = SimpleNamespace(test_split=0.2, seed=0, lr_schedule="constant")
+
+#: Without a validation split, early stopping watches the training loss and stops once it has
+#: improved by less than this for ``--early-stopping`` epochs (scikit-learn's MLP ``tol``).
+TRAINING_LOSS_TOL = 1e-4
+
+#: ``--lr-schedule``'s choices.
+LR_SCHEDULES = ("constant", "onecycle", "cosine")
 
 # Per task, chosen by the sweep in benchmarks/cli_defaults.py on its "tune" tables only (the
-# README reports them on the "report" tables too): see the README's "Defaults by task".
+# README reports them on the "report" tables too): see the README's "Defaults by task". Both
+# train on every non-test row for a fixed 200 epochs, as scikit-learn's MLP and Keras do by
+# default: on tables of a few hundred rows a validation split of a few dozen rows chose the
+# stopping epoch worse than no split at all, and cost the rows it held out.
 TASK_DEFAULTS = {
     "classification": SimpleNamespace(
-        hidden=[64], activation="tanh", dropout=0.2, optimizer="adam", lr=3e-3,
-        weight_decay=3e-3, epochs=200, batch_size=32, early_stopping=20, val_split=0.2,
+        hidden=[100], activation="tanh", dropout=0.0, optimizer="adam", lr=3e-3,
+        weight_decay=3e-3, epochs=200, batch_size=200, early_stopping=0, val_split=0.0,
         refit=False),
     "regression": SimpleNamespace(
         hidden=[100], activation="relu", dropout=0.0, optimizer="adam", lr=1e-3,
-        weight_decay=0.0, epochs=200, batch_size=64, early_stopping=20, val_split=0.1,
+        weight_decay=1e-4, epochs=200, batch_size=200, early_stopping=0, val_split=0.0,
         refit=False),
 }
 
@@ -109,24 +120,56 @@ def make_optimizer(name: str, parameters, lr: float, weight_decay: float):
     return optim.get(name, parameters, **options)
 
 
+def schedule_callbacks(optimizer, schedule: str, epochs: int, steps_per_epoch: int) -> list:
+    """The callback that moves the learning rate for ``--lr-schedule`` (none for constant).
+
+    ``onecycle`` is fastai's ``fit_one_cycle`` (PyTorch's ``OneCycleLR`` stepped per batch):
+    up from lr / 25 to the optimizer's lr over the first 30 % of the steps, then annealed by
+    cosine to lr / 25 / 1e4, with Adam's beta1 (or SGD's momentum, when it has one) moved the
+    other way between 0.95 and 0.85. ``cosine`` anneals from lr to 0 over ``epochs``
+    (``CosineAnnealingLR``).
+    """
+    if schedule == "onecycle":
+        peak = optimizer.param_groups[0]["lr"]
+        has_momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0)
+        return [LearningRateScheduler(OneCycleLR(optimizer, max_lr=peak, epochs=epochs,
+                                                 steps_per_epoch=steps_per_epoch,
+                                                 cycle_momentum=bool(has_momentum)),
+                                      interval="batch")]
+    if schedule == "cosine":
+        return [LearningRateScheduler(CosineAnnealingLR(optimizer, T_max=epochs))]
+    return []
+
+
 def fit_model(model, train, validation, *, epochs: int, batch_size: int, patience: int,
-              verbose: bool) -> tuple:
-    """``Model.fit`` with early stopping on the validation loss (best weights restored).
+              verbose: bool, schedule: str = "constant") -> tuple:
+    """``Model.fit`` with early stopping when ``patience`` is non-zero.
+
+    With a validation split, training stops after ``patience`` epochs without a better
+    validation loss and the best weights are restored. Without one, it stops as
+    scikit-learn's MLP does (``tol``, ``n_iter_no_change``): after ``patience`` epochs in
+    which the training loss improved by less than :data:`TRAINING_LOSS_TOL`, keeping the
+    last weights.
 
     Returns ``(history dict, best epoch (1-based) or None, stopped early)``.
     """
-    callbacks = []
+    steps = -(-len(train[0]) // batch_size) if batch_size else 1
+    callbacks = schedule_callbacks(model.optimizer, schedule, epochs, steps)
+    stop = None
     if patience and validation is not None:
-        callbacks.append(EarlyStopping("val_loss", patience=patience,
-                                       restore_best_weights=True))
+        stop = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+    elif patience:
+        stop = EarlyStopping("loss", min_delta=TRAINING_LOSS_TOL, patience=patience)
+    if stop is not None:
+        callbacks.append(stop)
     history = model.fit(*train, batch_size=batch_size, epochs=epochs,
                         validation_data=validation, callbacks=callbacks,
                         verbose="auto" if verbose else 0)
     logs = {key: values for key, values in history.history.items() if key != "lr"}
-    if not callbacks:
+    if stop is None:
         return logs, None, False
-    stop = callbacks[0]
-    return logs, stop.best_epoch + 1, stop.stopped_epoch > 0
+    best = stop.best_epoch + 1 if validation is not None else None
+    return logs, best, stop.stopped_epoch > 0
 
 
 # ---------------------------------------------------------------------------- steps
@@ -247,6 +290,19 @@ def held_out_metrics(model, preprocessor, parts: dict, classification: bool):
                                                    preprocessor.decode_target(scores))
 
 
+def describe_stopping(args, run) -> str:
+    """How training ended, in words, for the report."""
+    if run.best_epoch:
+        text = (f"early stopping on the validation loss, patience {args.early_stopping}, best "
+                f"epoch {run.best_epoch} restored")
+    elif args.early_stopping:
+        text = (f"stops once the training loss improves by less than {TRAINING_LOSS_TOL:g} "
+                f"for {args.early_stopping} epochs")
+    else:
+        text = "no early stopping"
+    return text + (", stopped early" if run.stopped else "")
+
+
 def describe_run(args, data: str, data_name, next_step: str, frame, rows, run) -> dict:
     """The facts the report and the manifest show about a finished training run."""
     preprocessor, network = run.preprocessor, run.model.network
@@ -264,12 +320,12 @@ def describe_run(args, data: str, data_name, next_step: str, frame, rows, run) -
         "architecture": describe_network(network),
         "parameters": network.count_parameters(),
         "loss": type(run.model.loss).__name__,
-        "optimizer": f"{args.optimizer} (lr {args.lr:g}, weight decay "
-                     f"{args.weight_decay:g}), batch size {args.batch_size}",
+        "optimizer": f"{args.optimizer} (lr {args.lr:g}"
+                     + ("" if args.lr_schedule == "constant" else
+                        f", {args.lr_schedule} schedule")
+                     + f", weight decay {args.weight_decay:g}), batch size {args.batch_size}",
         "epochs": args.epochs, "epochs_run": len(run.history["loss"]),
-        "stopping": (f"early stopping, patience {args.early_stopping}, best epoch "
-                     f"{run.best_epoch} restored" if run.best_epoch else "no early stopping")
-        + (", stopped early" if run.stopped else "")
+        "stopping": describe_stopping(args, run)
         + (f"; then retrained on the training and validation rows for {run.best_epoch} epochs"
            if run.refitted else ""),
         "train_seconds": run.seconds, "evaluated_on": run.evaluated_on, "metrics": run.results,
@@ -286,8 +342,9 @@ def refit(args, run, parts):
                                toolkit.optimizer_lr(args), args.weight_decay)
     model = bpnn.Model(network, run.model.loss, optimizer, metrics=[run.metric])
     (x_train, y_train), (x_val, y_val) = parts["training rows"], parts["validation split"]
-    model.fit(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]),
-              batch_size=args.batch_size, epochs=run.best_epoch, verbose=0)
+    fit_model(model, (np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])),
+              None, epochs=run.best_epoch, batch_size=args.batch_size, patience=0,
+              verbose=False, schedule=args.lr_schedule)
     return model
 
 
@@ -345,7 +402,8 @@ def train_model(args, data: str, out: str, data_name: str | None = None,
         started = time.perf_counter()
         run.history, run.best_epoch, run.stopped = fit_model(
             run.model, parts["training rows"], parts["validation split"], epochs=args.epochs,
-            batch_size=args.batch_size, patience=args.early_stopping, verbose=not args.quiet)
+            batch_size=args.batch_size, patience=args.early_stopping, verbose=not args.quiet,
+            schedule=args.lr_schedule)
         run.refitted = bool(args.refit and run.best_epoch
                             and parts["validation split"] is not None)
         if run.refitted:  # the validation rows have chosen the epochs; now they train too

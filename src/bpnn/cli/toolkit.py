@@ -41,6 +41,11 @@ def prepare_options(args, task: str) -> None:
     if args.lr == AUTO and _takes_full_batch_steps(args.optimizer):
         raise CLIError(f"--lr auto runs a learning-rate range test with mini-batch steps; "
                        f"optimizer {args.optimizer!r} takes full-batch steps (use adam or sgd)")
+    schedule = getattr(args, "lr_schedule", "constant")
+    if schedule != "constant" and _takes_full_batch_steps(args.optimizer):
+        raise CLIError(f"--lr-schedule {schedule} moves a mini-batch optimizer's learning "
+                       f"rate; optimizer {args.optimizer!r} takes full-batch steps with its "
+                       "own step size (use adam or sgd, or --lr-schedule constant)")
     if not bayesian:
         return
     if args.task == "classification":  # asked for; a detected class target: check_task
