@@ -62,6 +62,7 @@ def test_trainbr_trains_full_batch_without_a_weight_penalty(flats_csv, tmp_path,
     assert not any(type(m).__name__ == "Dropout" for m in model.network.modules())
     assert json.loads((out / "metrics.json").read_text())["test"]["r2"] > 0.95
     assert _is_png(out / "regression.png")
+    assert "full batch (all training rows per step)" in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize("extra, message", [

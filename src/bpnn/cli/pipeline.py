@@ -323,7 +323,9 @@ def describe_run(args, data: str, data_name, next_step: str, frame, rows, run) -
         "optimizer": f"{args.optimizer} (lr {args.lr:g}"
                      + ("" if args.lr_schedule == "constant" else
                         f", {args.lr_schedule} schedule")
-                     + f", weight decay {args.weight_decay:g}), batch size {args.batch_size}",
+                     + f", weight decay {args.weight_decay:g}), "
+                     + (f"batch size {args.batch_size}" if args.batch_size
+                        else "full batch (all training rows per step)"),
         "epochs": args.epochs, "epochs_run": len(run.history["loss"]),
         "stopping": describe_stopping(args, run)
         + (f"; then retrained on the training and validation rows for {run.best_epoch} epochs"
