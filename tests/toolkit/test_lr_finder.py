@@ -170,3 +170,33 @@ def test_fashion_mnist_mlp_suggestion_is_a_sensible_adam_rate():
     model = bpnn.Model(network, nn.CrossEntropyLoss(), "adam", lr=1e-3)
     result = model.lr_find(x, y[:10_000])
     assert 1e-4 <= result.suggestion <= 1e-2
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION) and os.environ.get("BPNN_REQUIRE_DATA") != "1",
+                    reason="dataset-fashion-mnist not installed (CI sets BPNN_REQUIRE_DATA=1)")
+def test_fashion_mnist_suggestion_as_one_cycle_peak_trains_as_well_as_1e3():
+    """Issue 17's bar, seed 0 of examples/lr_find_fashion_mnist.py (about 25 s): the
+    suggestion, used as a one-cycle peak for 10 epochs, ends within 0.005 of lr 1e-3."""
+    from bpnn.callbacks import LearningRateScheduler
+    from bpnn.optim.lr_scheduler import OneCycleLR
+
+    (x, y), (x_test, y_test) = bpnn.datasets.fashion_mnist()
+    x, x_test = x.astype("float32") / 255.0, x_test.astype("float32") / 255.0
+
+    def trained(lr=None):
+        bpnn.manual_seed(0)
+        network = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(),
+                                nn.Linear(128, 10))
+        model = bpnn.Model(network, nn.CrossEntropyLoss(), "adam", metrics=["accuracy"],
+                           lr=lr or 1e-3)
+        if lr is None:
+            return model
+        schedule = OneCycleLR(model.optimizer, max_lr=lr, epochs=10,
+                              steps_per_epoch=-(-len(x) // 32))
+        model.fit(x, y, batch_size=32, epochs=10, verbose=0,
+                  callbacks=[LearningRateScheduler(schedule, interval="batch")])
+        return model.evaluate(x_test, y_test, batch_size=1000)["accuracy"]
+
+    suggestion = trained().lr_find(x, y).suggestion
+    assert 1e-4 <= suggestion <= 1e-2
+    assert trained(suggestion) >= trained(1e-3) - 0.005
