@@ -156,11 +156,10 @@ def fit_model(model, train, validation, *, epochs: int, batch_size: int, patienc
     steps = -(-len(train[0]) // batch_size) if batch_size else 1
     callbacks = schedule_callbacks(model.optimizer, schedule, epochs, steps)
     stop = None
-    if patience and validation is not None:
-        stop = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
-    elif patience:
-        stop = EarlyStopping("loss", min_delta=TRAINING_LOSS_TOL, patience=patience)
-    if stop is not None:
+    if patience:
+        stop = (EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+                if validation is not None else
+                EarlyStopping("loss", min_delta=TRAINING_LOSS_TOL, patience=patience))
         callbacks.append(stop)
     history = model.fit(*train, batch_size=batch_size, epochs=epochs,
                         validation_data=validation, callbacks=callbacks,

@@ -38,11 +38,12 @@ def prepare_options(args, task: str) -> None:
     training rows, and the default learning rate becomes trainbr's full step (1).
     """
     bayesian = args.optimizer.lower() in BAYESIAN
-    if args.lr == AUTO and _takes_full_batch_steps(args.optimizer):
+    full_batch = _takes_full_batch_steps(args.optimizer)
+    if args.lr == AUTO and full_batch:
         raise CLIError(f"--lr auto runs a learning-rate range test with mini-batch steps; "
                        f"optimizer {args.optimizer!r} takes full-batch steps (use adam or sgd)")
     schedule = getattr(args, "lr_schedule", "constant")
-    if schedule != "constant" and _takes_full_batch_steps(args.optimizer):
+    if schedule != "constant" and full_batch:
         raise CLIError(f"--lr-schedule {schedule} moves a mini-batch optimizer's learning "
                        f"rate; optimizer {args.optimizer!r} takes full-batch steps with its "
                        "own step size (use adam or sgd, or --lr-schedule constant)")
