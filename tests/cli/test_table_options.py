@@ -1,6 +1,7 @@
 """bpnn train on real tables: --drop, --id, the leak warning, task defaults, the small things."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bpnn
 from bpnn.cli import commands, main
 from bpnn.cli.table_checks import find_leaks, row_fingerprints
 
@@ -148,12 +150,34 @@ def test_defaults_follow_the_task_and_explicit_options_win(regression_csv, passe
     assert used["dropout"] == commands.TASK_DEFAULTS["classification"].dropout
 
 
+def test_init_glorot_draws_as_scikit_learn_and_torch_as_pytorch(torch):
+    from bpnn.cli.pipeline import build_network
+
+    bpnn.manual_seed(0)
+    ours = build_network(1, 1, [100], "relu", 0.0, "glorot")
+    first, last = ours[0], ours[2]
+    bound = math.sqrt(6 / (1 + 100))  # the same for both layers: 1 -> 100 -> 1
+    for values in (first.weight.data, first.bias.data, last.weight.data):
+        assert np.abs(values).max() <= bound and np.abs(values).max() > 0.9 * bound
+    assert abs(float(last.bias.data[0])) <= bound
+    bpnn.manual_seed(0)
+    default = build_network(1, 1, [100], "relu", 0.0, "torch")[0]
+    reference = torch.nn.Linear(1, 100)  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)): here U(-1, 1)
+    for ours_values, theirs in ((default.weight.data, reference.weight),
+                                (default.bias.data, reference.bias)):
+        assert np.abs(ours_values).max() <= 1 and np.abs(ours_values).max() > 0.9
+        assert ours_values.std() == pytest.approx(theirs.detach().numpy().std(), rel=0.25)
+
+
 def test_help_shows_both_tasks_defaults(capsys):
     assert main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     cls, reg = commands.TASK_DEFAULTS["classification"], commands.TASK_DEFAULTS["regression"]
-    assert (f"(default: {cls.activation} for classification, {reg.activation} for "
+    assert (f"(default: {cls.dropout} for classification, {reg.dropout} for "
             "regression)") in text
+    assert (f"(default: {cls.weight_decay:g} for classification, {reg.weight_decay:g} for "
+            "regression)") in text
+    assert f"hidden activation (default: {cls.activation})" in text  # the same for both
 
 
 # ---------------------------------------------------------------------------- small things

@@ -260,6 +260,17 @@ def test_initialisers_have_the_documented_spread(torch, name, kwargs, expected_s
     assert ours.dtype == np.float32
 
 
+@pytest.mark.parametrize("factor", [6.0, 2.0])  # scikit-learn's MLP: 2 for logistic units
+def test_glorot_uniform_linear_draws_weight_and_bias_as_scikit_learn(factor):
+    layer = nn.Linear(200, 300)
+    bound = math.sqrt(factor / (200 + 300))
+    assert nn.init.glorot_uniform_linear_(layer.weight, layer.bias, factor) is layer.weight
+    for values in (layer.weight.data, layer.bias.data):
+        assert np.abs(values).max() <= bound and np.abs(values).max() > 0.95 * bound
+        assert values.std() == pytest.approx(bound / math.sqrt(3), rel=0.1)
+    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+
+
 def test_constant_initialisers():
     p = nn.Parameter(np.empty((2, 3), dtype=np.float32))
     assert nn.init.zeros_(p).data.sum() == 0

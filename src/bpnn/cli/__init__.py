@@ -104,6 +104,10 @@ def add_training_options(parser: argparse.ArgumentParser, defaults) -> None:
                        help="hidden activation " + _by_task("activation"))
     group.add_argument("--dropout", type=_fraction, default=None,
                        help="dropout after each hidden layer " + _by_task("dropout"))
+    group.add_argument("--init", default=None, choices=commands.INITIALISERS,
+                       help="starting weights: torch (PyTorch's nn.Linear default) or glorot "
+                            "(weights and biases uniform in +-sqrt(6/(fan_in+fan_out)), as "
+                            "scikit-learn's MLP) " + _by_task("init"))
     group.add_argument("--optimizer", default=None,
                        help="optimizer name " + _by_task("optimizer"))
     group.add_argument("--lr", type=learning_rate, default=None,

@@ -16,6 +16,7 @@ from bpnn.cli.jsonfiles import dumps
 from bpnn.cli.model_folder import load_model_folder, training_rows
 from bpnn.cli.pipeline import (
     COMMON_DEFAULTS,
+    INITIALISERS,
     LR_SCHEDULES,
     TASK_DEFAULTS,
     defaults_for,
@@ -28,7 +29,7 @@ from bpnn.cli.tabular import read_csv, require_column
 from bpnn.functional.activation import softmax_array
 from bpnn.io import atomic_write
 
-__all__ = ["COMMON_DEFAULTS", "LR_SCHEDULES", "TASK_DEFAULTS", "defaults_for",
+__all__ = ["COMMON_DEFAULTS", "INITIALISERS", "LR_SCHEDULES", "TASK_DEFAULTS", "defaults_for",
            "resolve_task_defaults", "split_rows", "demo", "evaluate", "evaluate_model",
            "predict", "predict_frame", "train", "train_model"]
 

@@ -87,6 +87,22 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return uniform_(tensor, -bound, bound)
 
 
+def glorot_uniform_linear_(weight: Tensor, bias: Tensor | None = None,
+                           factor: float = 6.0) -> Tensor:
+    """scikit-learn's MLP initialisation: weight and bias both U(-b, b).
+
+    ``b = sqrt(factor / (fan_in + fan_out))``, with the fans of ``weight``. scikit-learn uses
+    ``factor=6`` (:func:`xavier_uniform_`'s bound, applied to the bias too) and ``factor=2``
+    for logistic hidden units. Returns ``weight``.
+    """
+    fan_in, fan_out = calculate_fan_in_and_fan_out(weight)
+    bound = math.sqrt(factor / (fan_in + fan_out))
+    uniform_(weight, -bound, bound)
+    if bias is not None:
+        uniform_(bias, -bound, bound)
+    return weight
+
+
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot normal: N(0, std^2) with ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)

@@ -92,13 +92,6 @@ def _set_lr(optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def _glorot_(layer, factor: float) -> None:
-    """scikit-learn's initialisation: U(-b, b), b = sqrt(factor / (fan_in + fan_out))."""
-    bound = np.sqrt(factor / (layer.in_features + layer.out_features))
-    nn.init.uniform_(layer.weight, -bound, bound)
-    nn.init.uniform_(layer.bias, -bound, bound)
-
-
 class _MLPBase(_NeuralNetBase):
     """Parameters, network, optimizer and training loop shared by the MLP estimators.
 
@@ -177,7 +170,7 @@ class _MLPBase(_NeuralNetBase):
         layers.append(nn.Linear(sizes[-1], n_outputs, weight_regularizer=penalty))
         for layer in layers:
             if isinstance(layer, nn.Linear):
-                _glorot_(layer, factor)
+                nn.init.glorot_uniform_linear_(layer.weight, layer.bias, factor)
         if head is not None:
             layers.append(head)
         network = nn.Sequential(*layers)
